@@ -1,0 +1,90 @@
+#!/usr/bin/env node
+// The `ibu-gitops` command: synth, validate and plan for fleets (more commands come with the
+// agent, hub and demo). Bad input is reported as a list of problems, never a stack trace.
+import { parseArgs } from "node:util";
+import { FleetError } from "../fleet/errors.js";
+import { loadFleet } from "../fleet/load.js";
+import { fleetFiles } from "./fleet-files.js";
+import { runPlan } from "./plan.js";
+import { runSynth } from "./synth.js";
+
+const USAGE = `usage: ibu-gitops <command> [options]
+
+commands:
+  synth     [-f fleet.yaml|dir]... [-o dir] [--templates dir] [--check] [--allow-any-stage-move]
+            write each fleet's hub manifests to <dir>/<fleet name>/ (default -f examples, -o policies);
+            --check writes nothing and exits 1 with a diff when the folder is stale;
+            a group whose stage moves in a way LCA rejects (Idle → Upgrade, Prep → Rollback, ...)
+            since the folder was written is an error unless --allow-any-stage-move
+  validate  [-f fleet.yaml|dir]...
+            report every problem in the fleet files, with file, YAML path and line
+  plan      [-f fleet.yaml|dir]... [--output table|markdown|json] [--kubeconfig file]
+            show the rollout: groups, stages, CGUs or IBGU plans, batches, timeouts, annotation actions;
+            with --kubeconfig, resolve group selectors against the hub's ManagedClusters (read-only)
+`;
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (!command || command === "-h" || command === "--help" || command === "help") {
+    process.stdout.write(USAGE);
+    return command ? 0 : 2;
+  }
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      file: { type: "string", short: "f", multiple: true },
+      out: { type: "string", short: "o" },
+      templates: { type: "string" },
+      check: { type: "boolean", default: false },
+      "allow-any-stage-move": { type: "boolean", default: false },
+      output: { type: "string" },
+      kubeconfig: { type: "string" },
+    },
+    strict: true,
+  });
+  const files = values.file?.length ? values.file : ["examples"];
+  const log = (s: string): void => void process.stderr.write(`${s}\n`);
+  switch (command) {
+    case "synth":
+      return runSynth(
+        {
+          files,
+          out: values.out ?? "policies",
+          templates: values.templates,
+          check: values.check ?? false,
+        },
+        log,
+      );
+    case "validate":
+      for (const f of fleetFiles(files)) {
+        const fleet = loadFleet(f);
+        log(
+          `${f}: fleet ${fleet.metadata.name} is valid (${fleet.spec.groups.length} groups, ${fleet.spec.flavour} flavour)`,
+        );
+      }
+      return 0;
+    case "plan":
+      return runPlan(
+        { files, output: values.output ?? "table", kubeconfig: values.kubeconfig },
+        s => void process.stdout.write(s),
+      );
+    default:
+      log(`ibu-gitops: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  code => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof FleetError) process.stderr.write(`${err.message}\n`);
+    else if (
+      err instanceof TypeError &&
+      (err as { code?: string }).code?.startsWith("ERR_PARSE_ARGS")
+    ) {
+      process.stderr.write(`ibu-gitops: ${err.message}\n\n${USAGE}`);
+      process.exit(2);
+    } else process.stderr.write(`ibu-gitops: ${(err as Error).message ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,79 @@
+// The Argo CD Application that syncs a fleet's output folder to the hub, and an AppProject
+// whose whitelist admits exactly the kinds we emit. ZTP's default policies project admits no
+// ClusterGroupUpgrade or ImageBasedGroupUpgrade, so ZTP users apply those by hand; ours does.
+import { Construct } from "constructs";
+import type { FleetSpec } from "../fleet/model.js";
+import { emit } from "./output.js";
+
+export interface ArgoAppProps {
+  readonly fleetName: string;
+  readonly spec: FleetSpec;
+  /** Namespaces the output writes into. */
+  readonly destinations: readonly string[];
+  readonly file: string;
+}
+
+/** Kinds the output folder may contain, by API group. */
+export const SYNCED_KINDS: ReadonlyArray<{ group: string; kind: string; clusterScoped?: boolean }> =
+  [
+    { group: "", kind: "Namespace", clusterScoped: true },
+    { group: "", kind: "ConfigMap" },
+    { group: "policy.open-cluster-management.io", kind: "Policy" },
+    { group: "policy.open-cluster-management.io", kind: "PlacementBinding" },
+    { group: "cluster.open-cluster-management.io", kind: "Placement" },
+    { group: "cluster.open-cluster-management.io", kind: "ManagedClusterSetBinding" },
+    { group: "ran.openshift.io", kind: "ClusterGroupUpgrade" },
+    { group: "lcm.openshift.io", kind: "ImageBasedGroupUpgrade" },
+  ];
+
+export class ArgoApp extends Construct {
+  constructor(scope: Construct, id: string, props: ArgoAppProps) {
+    super(scope, id);
+    const { argocd } = props.spec;
+    const server = "https://kubernetes.default.svc";
+    emit(
+      this,
+      "Project",
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "AppProject",
+        metadata: { name: argocd.project, namespace: argocd.namespace },
+        spec: {
+          description: "ibu-gitops: image-based upgrade policies and upgrades",
+          sourceRepos: [argocd.repoURL],
+          destinations: props.destinations.map(namespace => ({ server, namespace })),
+          clusterResourceWhitelist: SYNCED_KINDS.filter(k => k.clusterScoped).map(
+            ({ group, kind }) => ({ group, kind }),
+          ),
+          namespaceResourceWhitelist: SYNCED_KINDS.filter(k => !k.clusterScoped).map(
+            ({ group, kind }) => ({ group, kind }),
+          ),
+        },
+      },
+      { file: props.file },
+    );
+    emit(
+      this,
+      "Application",
+      {
+        apiVersion: "argoproj.io/v1alpha1",
+        kind: "Application",
+        metadata: { name: `ibu-gitops-${props.fleetName}`, namespace: argocd.namespace },
+        spec: {
+          project: argocd.project,
+          source: {
+            repoURL: argocd.repoURL,
+            targetRevision: argocd.targetRevision,
+            path: `${argocd.path}/${props.fleetName}`,
+          },
+          destination: { server },
+          syncPolicy: {
+            automated: { prune: true, selfHeal: true },
+            syncOptions: ["PrunePropagationPolicy=background"],
+          },
+        },
+      },
+      { file: props.file },
+    );
+  }
+}

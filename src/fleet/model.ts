@@ -1,0 +1,389 @@
+// The Fleet file (apiVersion ibu-gitops.dev/v1alpha1, kind Fleet): its typed form with
+// defaults applied, and the schema that checks it. Defaults follow ZTP's IBU example.
+import { IBGU_ACTIONS } from "./stages.js";
+import {
+  dnsLabel,
+  dnsSubdomain,
+  imageRef,
+  semver,
+  type ObjectSchema,
+  type Schema,
+} from "./schema.js";
+
+export const FLEET_API_VERSION = "ibu-gitops.dev/v1alpha1";
+export const FLEET_KIND = "Fleet";
+
+/** The stage a group should reach now. Finalize, FinalizeRollback and Abort end at Idle. */
+export const DESIRED_STAGES = [
+  "Idle",
+  "Prep",
+  "Upgrade",
+  "Finalize",
+  "Rollback",
+  "FinalizeRollback",
+  "Abort",
+] as const;
+export type DesiredStage = (typeof DESIRED_STAGES)[number];
+
+export const STAGE_STEPS = ["prep", "upgrade", "finalize", "rollback", "abort"] as const;
+export type StageStep = (typeof STAGE_STEPS)[number];
+
+export interface LabelSelector {
+  readonly matchLabels?: Readonly<Record<string, string>>;
+  readonly matchExpressions?: ReadonlyArray<{ key: string; operator: string; values?: string[] }>;
+}
+
+export interface ConfigMapRef {
+  readonly name: string;
+  readonly namespace: string;
+}
+
+export interface OadpContentEntry {
+  /** A bundled Backup/Restore pair: platform (ACM klusterlet) or lvms. */
+  readonly template?: "platform" | "lvms";
+  /** A user file of Backup/Restore CRs, relative to the fleet file. */
+  readonly file?: string;
+}
+
+export interface StepRollout {
+  readonly maxConcurrency: number;
+  /** Minutes, for the whole CGU (TALM's remediationStrategy.timeout). */
+  readonly timeout: number;
+}
+
+export interface Group {
+  readonly name: string;
+  readonly clusters: readonly string[];
+  readonly selector?: LabelSelector;
+  readonly canaries: readonly string[];
+  readonly stage: DesiredStage;
+  /** ibgu flavour: add AbortOnFailure steps after Prep and Upgrade. */
+  readonly abortOnFailure: boolean;
+  /** ibgu flavour: an explicit plan for the main IBGU instead of one derived from `stage`. */
+  readonly plan?: ReadonlyArray<readonly string[]>;
+}
+
+export interface FleetSpec {
+  readonly hub: { readonly policyNamespace: string; readonly upgradeNamespace: string };
+  readonly flavour: "cgu" | "ibgu";
+  readonly policyName: string;
+  readonly clusterSelector: LabelSelector;
+  readonly seedImage: {
+    readonly image: string;
+    readonly version: string;
+    readonly pullSecretRef?: { readonly name: string };
+  };
+  readonly oadp: {
+    readonly configMap: ConfigMapRef;
+    readonly content: readonly OadpContentEntry[];
+  };
+  readonly extraManifests: readonly ConfigMapRef[];
+  readonly catalogSources: ReadonlyArray<{
+    readonly name: string;
+    readonly namespace: string;
+    readonly image: string;
+    readonly displayName?: string;
+    readonly publisher?: string;
+  }>;
+  readonly autoRollback: {
+    readonly initMonitorTimeoutSeconds: number;
+    readonly onInitMonitorTimeout: boolean;
+    readonly onPostRebootConfigFailure: boolean;
+    readonly onUpgradeFailure: boolean;
+  };
+  readonly imageCleanup: { readonly onPrep: boolean; readonly diskUsageThresholdPercent: number };
+  readonly groups: readonly Group[];
+  readonly rollout: Readonly<Record<StageStep, StepRollout>> & {
+    readonly batchTimeoutAction: "Continue" | "Abort";
+  };
+  readonly argocd: {
+    readonly namespace: string;
+    readonly project: string;
+    readonly repoURL: string;
+    readonly targetRevision: string;
+    readonly path: string;
+  };
+}
+
+export interface Fleet {
+  readonly apiVersion: typeof FLEET_API_VERSION;
+  readonly kind: typeof FLEET_KIND;
+  readonly metadata: { readonly name: string };
+  readonly spec: FleetSpec;
+  /** Folder of the fleet file: user files (OADP content) are relative to it. */
+  readonly baseDir: string;
+  readonly file: string;
+}
+
+const str = (doc: string, extra: Partial<Schema> = {}): Schema =>
+  ({ type: "string", doc, ...extra }) as Schema;
+const label = (doc: string, extra: Partial<Schema> = {}): Schema =>
+  str(doc, { check: dnsLabel, ...extra });
+const name = (doc: string, extra: Partial<Schema> = {}): Schema =>
+  str(doc, { check: dnsSubdomain, ...extra });
+
+const labelSelector: ObjectSchema = {
+  type: "object",
+  doc: "a Kubernetes label selector",
+  fields: {
+    matchLabels: { type: "map", doc: "labels that must all match", values: str("label value") },
+    matchExpressions: {
+      type: "array",
+      doc: "set-based requirements",
+      items: {
+        type: "object",
+        doc: "a requirement",
+        fields: {
+          key: str("label key", { required: true }),
+          operator: str("In, NotIn, Exists or DoesNotExist", {
+            required: true,
+            enum: ["In", "NotIn", "Exists", "DoesNotExist"],
+          }),
+          values: { type: "array", doc: "values", items: str("value") },
+        },
+      },
+    },
+  },
+};
+
+const configMapRef = (defaults?: { name: string; namespace: string }): ObjectSchema => ({
+  type: "object",
+  doc: "a ConfigMap on the spoke",
+  defaultEmpty: defaults !== undefined,
+  fields: {
+    name: name("ConfigMap name", defaults ? { default: defaults.name } : { required: true }),
+    namespace: label(
+      "ConfigMap namespace",
+      defaults ? { default: defaults.namespace } : { required: true },
+    ),
+  },
+});
+
+const stepRollout = (maxConcurrency: number, timeout: number): ObjectSchema => ({
+  type: "object",
+  doc: "batch size and timeout of one stage's rollout",
+  defaultEmpty: true,
+  fields: {
+    maxConcurrency: { type: "integer", doc: "clusters per batch", min: 1, default: maxConcurrency },
+    timeout: {
+      type: "integer",
+      doc: "minutes for the whole rollout of the stage",
+      min: 1,
+      default: timeout,
+    },
+  },
+});
+
+export const FLEET_SPEC_SCHEMA: ObjectSchema = {
+  type: "object",
+  doc: "the fleet and its upgrade",
+  required: true,
+  fields: {
+    hub: {
+      type: "object",
+      doc: "hub namespaces",
+      defaultEmpty: true,
+      fields: {
+        policyNamespace: label("namespace of Policies, Placements and the hub OADP ConfigMap", {
+          default: "ztp-group",
+        }),
+        upgradeNamespace: label("namespace of ClusterGroupUpgrades or the ImageBasedGroupUpgrade", {
+          default: "default",
+        }),
+      },
+    },
+    flavour: str(
+      "cgu (ZTP policies stepped by ClusterGroupUpgrades) or ibgu (one ImageBasedGroupUpgrade per group)",
+      {
+        enum: ["cgu", "ibgu"],
+        default: "cgu",
+      },
+    ),
+    policyName: label("prefix of the stage policies, like PolicyGenerator's metadata.name", {
+      default: "group-ibu",
+    }),
+    clusterSelector: {
+      ...labelSelector,
+      doc: "clusters the stage policies are placed on (ZTP: group-du-sno)",
+    },
+    seedImage: {
+      type: "object",
+      doc: "the seed image to upgrade to",
+      required: true,
+      fields: {
+        image: str("seed image pull spec", { required: true, check: imageRef }),
+        version: str("OpenShift version of the seed", { required: true, check: semver }),
+        pullSecretRef: {
+          type: "object",
+          doc: "Secret with the seed pull secret, by name (never its content)",
+          fields: { name: name("Secret name", { required: true }) },
+        },
+      },
+    },
+    oadp: {
+      type: "object",
+      doc: "OADP Backup/Restore content",
+      defaultEmpty: true,
+      fields: {
+        configMap: configMapRef({ name: "oadp-cm", namespace: "openshift-adp" }),
+        content: {
+          type: "array",
+          doc: "Backup/Restore pairs: {template: platform|lvms} or {file: path}",
+          default: [{ template: "platform" }],
+          items: {
+            type: "object",
+            doc: "one entry: template or file",
+            fields: {
+              template: str("bundled pair", { enum: ["platform", "lvms"] }),
+              file: str("a file of Backup/Restore CRs, relative to the fleet file"),
+            },
+          },
+        },
+      },
+    },
+    extraManifests: {
+      type: "array",
+      doc: "extra-manifest ConfigMaps on the spoke",
+      default: [],
+      items: configMapRef(),
+    },
+    catalogSources: {
+      type: "array",
+      doc: "custom CatalogSources to keep after the upgrade",
+      default: [],
+      items: {
+        type: "object",
+        doc: "a CatalogSource",
+        fields: {
+          name: name("CatalogSource name", { required: true }),
+          namespace: label("CatalogSource namespace", { default: "openshift-marketplace" }),
+          image: str("index image", { required: true, check: imageRef }),
+          displayName: str("display name"),
+          publisher: str("publisher"),
+        },
+      },
+    },
+    autoRollback: {
+      type: "object",
+      doc: "LCA automatic rollback",
+      defaultEmpty: true,
+      fields: {
+        initMonitorTimeoutSeconds: {
+          type: "integer",
+          doc: "LCA init-monitor timeout",
+          min: 0,
+          default: 1800,
+        },
+        onInitMonitorTimeout: {
+          type: "boolean",
+          doc: "roll back when the upgrade does not complete in time",
+          default: true,
+        },
+        onPostRebootConfigFailure: {
+          type: "boolean",
+          doc: "roll back when post-pivot configuration fails",
+          default: true,
+        },
+        onUpgradeFailure: {
+          type: "boolean",
+          doc: "roll back on a terminal post-pivot failure",
+          default: true,
+        },
+      },
+    },
+    imageCleanup: {
+      type: "object",
+      doc: "container image cleanup during Prep",
+      defaultEmpty: true,
+      fields: {
+        onPrep: {
+          type: "boolean",
+          doc: "clean up unused images when disk usage is above the threshold",
+          default: true,
+        },
+        diskUsageThresholdPercent: {
+          type: "integer",
+          doc: "threshold",
+          min: 1,
+          max: 100,
+          default: 50,
+        },
+      },
+    },
+    groups: {
+      type: "array",
+      doc: "cluster groups, upgraded in order",
+      required: true,
+      minItems: 1,
+      items: {
+        type: "object",
+        doc: "a group of clusters",
+        fields: {
+          name: label("group name", { required: true }),
+          clusters: {
+            type: "array",
+            doc: "ManagedCluster names",
+            default: [],
+            items: name("cluster name"),
+          },
+          selector: { ...labelSelector, doc: "ManagedClusters selected by label" },
+          canaries: {
+            type: "array",
+            doc: "clusters upgraded first, one per batch",
+            default: [],
+            items: name("cluster name"),
+          },
+          stage: str("the stage this group should reach now", {
+            enum: DESIRED_STAGES,
+            default: "Idle",
+          }),
+          abortOnFailure: {
+            type: "boolean",
+            doc: "ibgu flavour: move clusters whose Prep or Upgrade failed back to Idle",
+            default: false,
+          },
+          plan: {
+            type: "array",
+            doc: "ibgu flavour: explicit plan items, each a list of TALM actions",
+            items: {
+              type: "array",
+              doc: "one plan item: up to 4 actions",
+              minItems: 1,
+              items: str("a TALM action", { enum: IBGU_ACTIONS }),
+            },
+          },
+        },
+      },
+    },
+    rollout: {
+      type: "object",
+      doc: "per-stage batch sizes and timeouts",
+      defaultEmpty: true,
+      fields: {
+        prep: stepRollout(50, 240),
+        upgrade: stepRollout(50, 240),
+        finalize: stepRollout(100, 60),
+        rollback: stepRollout(50, 240),
+        abort: stepRollout(100, 60),
+        batchTimeoutAction: str("what TALM does when a batch times out", {
+          enum: ["Continue", "Abort"],
+          default: "Continue",
+        }),
+      },
+    },
+    argocd: {
+      type: "object",
+      doc: "the Argo CD Application that syncs the output",
+      defaultEmpty: true,
+      fields: {
+        namespace: label("Argo CD namespace", { default: "openshift-gitops" }),
+        project: label("AppProject name", { default: "ibu-gitops" }),
+        repoURL: str("Git repository of the output", {
+          default: "https://git.example.com/fleet.git",
+        }),
+        targetRevision: str("branch or tag", { default: "main" }),
+        path: str("folder of the output in the repository", { default: "policies" }),
+      },
+    },
+  },
+};

@@ -1,0 +1,224 @@
+// A small declarative schema for fleet files: checks types, unknown fields and per-field rules,
+// fills in defaults, and reports every problem with its YAML path (no stop at the first one).
+import type { PathSegment, ProblemCollector } from "./errors.js";
+
+export type Check = (value: string) => string | undefined;
+
+interface Base {
+  readonly doc: string;
+  readonly required?: boolean;
+  readonly check?: Check;
+}
+export interface StringSchema extends Base {
+  readonly type: "string";
+  readonly enum?: readonly string[];
+  readonly default?: string;
+}
+export interface IntegerSchema extends Base {
+  readonly type: "integer";
+  readonly min?: number;
+  readonly max?: number;
+  readonly default?: number;
+}
+export interface BooleanSchema extends Base {
+  readonly type: "boolean";
+  readonly default?: boolean;
+}
+export interface ObjectSchema extends Base {
+  readonly type: "object";
+  readonly fields: Readonly<Record<string, Schema>>;
+  /** Apply defaults of the fields even when the object is absent. */
+  readonly defaultEmpty?: boolean;
+}
+export interface ArraySchema extends Base {
+  readonly type: "array";
+  readonly items: Schema;
+  readonly minItems?: number;
+  readonly default?: readonly unknown[];
+}
+export interface MapSchema extends Base {
+  readonly type: "map";
+  readonly values: Schema;
+}
+export type Schema =
+  StringSchema | IntegerSchema | BooleanSchema | ObjectSchema | ArraySchema | MapSchema;
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === "object" && v !== null && !Array.isArray(v);
+
+/** Validates `value` against `schema`; returns it with defaults filled in. */
+export function validate(
+  schema: Schema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  if (value === undefined || value === null) return absent(schema, path, out);
+  const result = byType(schema, value, path, out);
+  if (result !== undefined && schema.check) {
+    const msg = schema.check(result as string);
+    if (msg) out.add(path, msg);
+  }
+  return result;
+}
+
+function absent(schema: Schema, path: PathSegment[], out: ProblemCollector): unknown {
+  if (schema.required) {
+    out.add(path, `is required (${schema.doc})`);
+    return undefined;
+  }
+  if (schema.type === "object" && schema.defaultEmpty) return validate(schema, {}, path, out);
+  return "default" in schema ? schema.default : undefined;
+}
+
+function byType(
+  schema: Schema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  switch (schema.type) {
+    case "string":
+      return checkString(schema, value, path, out);
+    case "integer":
+      return checkInteger(schema, value, path, out);
+    case "boolean":
+      if (typeof value === "boolean") return value;
+      out.add(path, `must be true or false, not ${JSON.stringify(value)}`);
+      return undefined;
+    case "object":
+      return checkObject(schema, value, path, out);
+    case "array":
+      return checkArray(schema, value, path, out);
+    case "map":
+      return checkMap(schema, value, path, out);
+  }
+}
+
+function checkString(
+  schema: StringSchema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  if (typeof value !== "string") {
+    out.add(
+      path,
+      `must be a string, not ${JSON.stringify(value)}${typeof value === "number" ? " (quote it)" : ""}`,
+    );
+    return undefined;
+  }
+  if (schema.enum && !schema.enum.includes(value)) {
+    out.add(path, `must be one of ${schema.enum.join(", ")}, not ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  return value;
+}
+
+function checkInteger(
+  schema: IntegerSchema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    out.add(path, `must be a whole number, not ${JSON.stringify(value)}`);
+    return undefined;
+  }
+  if (schema.min !== undefined && value < schema.min)
+    out.add(path, `must be at least ${schema.min}, not ${value}`);
+  else if (schema.max !== undefined && value > schema.max)
+    out.add(path, `must be at most ${schema.max}, not ${value}`);
+  return value;
+}
+
+function checkObject(
+  schema: ObjectSchema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  if (!isPlainObject(value)) {
+    out.add(path, `must be a mapping (${schema.doc})`);
+    return undefined;
+  }
+  const known = Object.keys(schema.fields);
+  for (const key of Object.keys(value)) {
+    if (!(key in schema.fields)) {
+      const hint = known.find(k => k.toLowerCase() === key.toLowerCase());
+      out.add(
+        [...path, key],
+        `unknown field${hint ? `; did you mean ${hint}?` : `; known fields: ${known.join(", ")}`}`,
+      );
+    }
+  }
+  const result: Record<string, unknown> = {};
+  for (const [key, fieldSchema] of Object.entries(schema.fields)) {
+    const v = validate(fieldSchema, value[key], [...path, key], out);
+    if (v !== undefined) result[key] = v;
+  }
+  return result;
+}
+
+function checkArray(
+  schema: ArraySchema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  if (!Array.isArray(value)) {
+    out.add(path, `must be a list (${schema.doc})`);
+    return undefined;
+  }
+  if (schema.minItems !== undefined && value.length < schema.minItems) {
+    out.add(path, `must have at least ${schema.minItems} item${schema.minItems === 1 ? "" : "s"}`);
+  }
+  return value.map((item, i) => validate(schema.items, item, [...path, i], out));
+}
+
+function checkMap(
+  schema: MapSchema,
+  value: unknown,
+  path: PathSegment[],
+  out: ProblemCollector,
+): unknown {
+  if (!isPlainObject(value)) {
+    out.add(path, `must be a mapping (${schema.doc})`);
+    return undefined;
+  }
+  const result: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value))
+    result[k] = validate(schema.values, v, [...path, k], out);
+  return result;
+}
+
+// ---- rules shared by fleet fields ----
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+/** RFC 1123 label (namespaces, group names): at most 63 lowercase letters, digits, '-'. */
+export const dnsLabel: Check = (v: string) =>
+  v.length <= 63 && DNS_LABEL.test(v)
+    ? undefined
+    : `${JSON.stringify(v)} is not a valid RFC 1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)`;
+
+/** RFC 1123 subdomain (object names): at most 253 characters. */
+export const dnsSubdomain: Check = (v: string) =>
+  v.length <= 253 && DNS_SUBDOMAIN.test(v)
+    ? undefined
+    : `${JSON.stringify(v)} is not a valid RFC 1123 name (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+
+const SEMVER =
+  /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
+
+export const semver: Check = (v: string) =>
+  SEMVER.test(v)
+    ? undefined
+    : `${JSON.stringify(v)} is not a semantic version such as 4.18.1 (LCA compares it with the cluster's version)`;
+
+/** LCA's pattern for seedImageRef.image. */
+export const imageRef: Check = (v: string) =>
+  /^([a-z0-9]+:\/\/)?\S+$/.test(v) && v.length > 0
+    ? undefined
+    : `${JSON.stringify(v)} is not an image reference`;

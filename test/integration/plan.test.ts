@@ -1,0 +1,102 @@
+// `ibu-gitops plan --kubeconfig`: group selectors resolve to the hub's ManagedClusters
+// (read-only), and batches follow TALM's rule (each canary alone, then maxConcurrency).
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { runPlan, type PlanGroup } from "../../src/cli/plan.js";
+import { statusMessage } from "../support/cluster.js";
+import { sharedCluster, uniqueName } from "../support/shared.js";
+
+const hub = sharedCluster("hub");
+
+describe("plan against a hub", () => {
+  it("lists today's clusters for each group's selector, in batches", async () => {
+    const wave = uniqueName("wave");
+    const names = [1, 2, 3, 4, 5].map(i => `${wave}-sno-${i}`);
+    for (const [i, name] of names.entries()) {
+      const labels = i < 4 ? { "ibu-wave": wave } : { "ibu-wave": "elsewhere" };
+      const res = await hub.request(
+        "POST",
+        "/apis/cluster.open-cluster-management.io/v1/managedclusters",
+        {
+          apiVersion: "cluster.open-cluster-management.io/v1",
+          kind: "ManagedCluster",
+          metadata: { name, labels },
+          spec: { hubAcceptsClient: true },
+        },
+      );
+      expect(res.status, statusMessage(res)).toBe(201);
+    }
+    const dir = mkdtempSync(join(tmpdir(), "ibu-plan-"));
+    const fleetFile = join(dir, "fleet.yaml");
+    writeFileSync(
+      fleetFile,
+      `apiVersion: ibu-gitops.dev/v1alpha1
+kind: Fleet
+metadata: {name: plan-test}
+spec:
+  seedImage: {image: r.example.com/seed:4.18.1, version: 4.18.1}
+  rollout:
+    upgrade: {maxConcurrency: 2, timeout: 30}
+  groups:
+    - name: canary
+      clusters: [${names[4]}]
+      stage: Prep
+    - name: wave
+      selector: {matchLabels: {ibu-wave: ${wave}}}
+      stage: Upgrade
+`,
+    );
+    let out = "";
+    const user = await hub.mintUser(uniqueName("planner"));
+    // The planner only needs to list ManagedClusters: grant exactly that.
+    const role = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRole",
+      metadata: { name: user.user },
+      rules: [
+        {
+          apiGroups: ["cluster.open-cluster-management.io"],
+          resources: ["managedclusters"],
+          verbs: ["list"],
+        },
+      ],
+    };
+    const binding = {
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "ClusterRoleBinding",
+      metadata: { name: user.user },
+      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: user.user },
+      subjects: [{ apiGroup: "rbac.authorization.k8s.io", kind: "User", name: user.user }],
+    };
+    expect(
+      (await hub.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterroles", role)).status,
+    ).toBe(201);
+    expect(
+      (await hub.request("POST", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", binding))
+        .status,
+    ).toBe(201);
+
+    let groups: PlanGroup[] = [];
+    for (let i = 0; i < 50; i++) {
+      try {
+        out = "";
+        await runPlan(
+          { files: [fleetFile], output: "json", kubeconfig: user.kubeconfig },
+          s => (out += s),
+        );
+        groups = JSON.parse(out) as PlanGroup[];
+        break;
+      } catch {
+        await new Promise(r => setTimeout(r, 100)); // RBAC propagates to the authorizer
+      }
+    }
+    const wavePlan = groups.find(g => g.group === "wave")!;
+    expect(wavePlan.clusters).toEqual(names.slice(0, 4));
+    const upgrade = wavePlan.steps.find(s => s.object.startsWith("ibu-wave-upgrade"))!;
+    expect(upgrade.batches).toEqual([names.slice(0, 2), names.slice(2, 4)]);
+    expect(upgrade.autoImport).toMatch(/^add before start/);
+    expect(groups.find(g => g.group === "canary")!.clusters).toEqual([names[4]]);
+  });
+});

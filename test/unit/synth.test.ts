@@ -1,0 +1,275 @@
+// The generator's output for both flavours, read as specifications of ZTP's semantics.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { loadFleet, parseFleet } from "../../src/fleet/load.js";
+import { ALLOWED_IBGU_PLANS, ibguPlanProblem } from "../../src/fleet/stages.js";
+import { synthFleet, type OutputFiles } from "../../src/synth.js";
+
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: {
+    name: string;
+    namespace?: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
+  spec?: any;
+  [k: string]: any;
+};
+
+function objects(files: OutputFiles, file?: string): Obj[] {
+  return [...files.entries()]
+    .filter(
+      ([f]) => f.endsWith(".yaml") && !f.endsWith("kustomization.yaml") && (!file || f === file),
+    )
+    .flatMap(([, text]) => parseAllDocuments(text).map(d => d.toJS() as Obj));
+}
+
+const byName = (objs: Obj[], kind: string, name: string): Obj => {
+  const o = objs.find(x => x.kind === kind && x.metadata.name === name);
+  if (!o)
+    throw new Error(
+      `no ${kind} ${name}; have ${objs.map(x => `${x.kind}/${x.metadata.name}`).join(", ")}`,
+    );
+  return o;
+};
+
+const configPolicy = (p: Obj): any => p.spec["policy-templates"][0].objectDefinition;
+
+describe("the cgu flavour (examples/fleet.yaml)", () => {
+  const files = synthFleet(loadFleet("examples/fleet.yaml"), { sourceName: "examples/fleet.yaml" });
+  const all = objects(files);
+
+  it("emits ZTP's five stage policies, inform, 10s/10s, without ztp-deploy-wave", () => {
+    const policies = all.filter(o => o.kind === "Policy").map(p => p.metadata.name);
+    expect(policies).toEqual([
+      "group-ibu-oadp-cm-policy",
+      "group-ibu-prep-stage-policy",
+      "group-ibu-upgrade-stage-policy",
+      "group-ibu-finalize-stage-policy",
+      "group-ibu-rollback-stage-policy",
+    ]);
+    for (const p of all.filter(o => o.kind === "Policy")) {
+      expect(p.metadata.namespace).toBe("ztp-group");
+      expect(p.spec.remediationAction).toBe("inform");
+      expect(configPolicy(p).spec.evaluationInterval).toEqual({
+        compliant: "10s",
+        noncompliant: "10s",
+      });
+      expect(Object.keys(p.metadata.annotations ?? {})).not.toContain(
+        "ran.openshift.io/ztp-deploy-wave",
+      );
+    }
+  });
+
+  it("checks Prep completion without pinning LCA's condition message", () => {
+    const ibu = configPolicy(byName(all, "Policy", "group-ibu-prep-stage-policy")).spec[
+      "object-templates"
+    ][0].objectDefinition;
+    expect(ibu.spec.stage).toBe("Prep");
+    expect(ibu.spec.seedImageRef).toEqual({
+      image: "quay.example.com/seeds/sno-seed:4.18.1",
+      version: "4.18.1",
+      pullSecretRef: { name: "seed-pull-secret" },
+    });
+    expect(ibu.spec.oadpContent).toEqual([{ name: "oadp-cm", namespace: "openshift-adp" }]);
+    expect(ibu.status.conditions).toEqual([
+      { type: "PrepCompleted", status: "True", reason: "Completed" },
+    ]);
+  });
+
+  it("finalizes with mustonlyhave on a bare Idle spec plus a status check", () => {
+    const templates = configPolicy(byName(all, "Policy", "group-ibu-finalize-stage-policy")).spec[
+      "object-templates"
+    ];
+    expect(templates[0]).toEqual({
+      complianceType: "mustonlyhave",
+      objectDefinition: {
+        apiVersion: "lca.openshift.io/v1",
+        kind: "ImageBasedUpgrade",
+        metadata: { name: "upgrade" },
+        spec: { stage: "Idle" },
+      },
+    });
+    expect(templates[1].complianceType).toBe("musthave");
+    expect(templates[1].objectDefinition.status.conditions).toEqual([
+      { type: "Idle", status: "True", reason: "Idle" },
+    ]);
+  });
+
+  it("copies the hub OADP ConfigMap to spokes with a hub template, and keeps the data on the hub", () => {
+    const copy = configPolicy(byName(all, "Policy", "group-ibu-oadp-cm-policy")).spec[
+      "object-templates"
+    ][0];
+    expect(copy.complianceType).toBe("mustonlyhave");
+    expect(copy.objectDefinition.data).toBe('{{hub copyConfigMapData "ztp-group" "oadp-cm" hub}}');
+    const hubCm = byName(all, "ConfigMap", "oadp-cm");
+    expect(hubCm.metadata.namespace).toBe("ztp-group");
+    expect(Object.keys(hubCm.data)).toEqual([
+      "PlatformBackupRestore.yaml",
+      "PlatformBackupRestoreLvms.yaml",
+      "app-backup-restore.yaml",
+    ]);
+  });
+
+  it("places the policies with a Placement, a PlacementBinding and a ManagedClusterSetBinding", () => {
+    const placement = byName(all, "Placement", "group-ibu-placement");
+    expect(placement.spec.predicates).toEqual([
+      { requiredClusterSelector: { labelSelector: { matchLabels: { "group-du-sno": "" } } } },
+    ]);
+    expect(byName(all, "PlacementBinding", "group-ibu-placement-binding").subjects).toHaveLength(5);
+    expect(byName(all, "ManagedClusterSetBinding", "global").spec).toEqual({
+      clusterSet: "global",
+    });
+  });
+
+  it("has for each group exactly the CGUs of its desired stage, with ZTP's auto-import actions", () => {
+    const cgus = all.filter(o => o.kind === "ClusterGroupUpgrade");
+    expect(cgus.map(c => c.metadata.name)).toEqual([
+      "ibu-canary-prep-4-18-1",
+      "ibu-canary-upgrade-4-18-1",
+      "ibu-wave-1-prep-4-18-1",
+    ]);
+    const upgrade = byName(all, "ClusterGroupUpgrade", "ibu-canary-upgrade-4-18-1");
+    expect(upgrade.spec.actions).toEqual({
+      beforeEnable: {
+        addClusterAnnotations: { "import.open-cluster-management.io/disable-auto-import": "true" },
+      },
+      afterCompletion: {
+        removeClusterAnnotations: ["import.open-cluster-management.io/disable-auto-import"],
+      },
+    });
+    expect(upgrade.spec.remediationStrategy).toEqual({
+      maxConcurrency: 50,
+      timeout: 240,
+      canaries: ["sno-001"],
+    });
+    const prep = byName(all, "ClusterGroupUpgrade", "ibu-canary-prep-4-18-1");
+    expect(prep.spec.managedPolicies).toEqual([
+      "group-ibu-oadp-cm-policy",
+      "group-ibu-prep-stage-policy",
+    ]);
+    expect(prep.spec.actions).toBeUndefined();
+    expect(
+      byName(all, "ClusterGroupUpgrade", "ibu-wave-1-prep-4-18-1").spec.clusterLabelSelectors,
+    ).toEqual([{ matchLabels: { "ibu-wave": "1" } }]);
+  });
+
+  it("orders sync waves: namespaces, then configuration, policies, upgrades", () => {
+    const wave = (kind: string): number =>
+      Number(
+        all.find(o => o.kind === kind)?.metadata.annotations?.["argocd.argoproj.io/sync-wave"],
+      );
+    expect(wave("Namespace")).toBeLessThan(wave("ConfigMap"));
+    expect(wave("ConfigMap")).toBeLessThan(wave("Policy"));
+    expect(wave("Policy")).toBeLessThan(wave("ClusterGroupUpgrade"));
+  });
+
+  it("lists every manifest in kustomization.yaml, and keeps the Argo CD bootstrap apart", () => {
+    const k = parseAllDocuments(files.get("kustomization.yaml")!)[0]!.toJS() as {
+      resources: string[];
+    };
+    expect(k.resources).toEqual([
+      "namespaces.yaml",
+      "hub-configmaps.yaml",
+      "policies.yaml",
+      "placement.yaml",
+      "upgrades/canary.yaml",
+      "upgrades/wave-1.yaml",
+    ]);
+    const project = byName(objects(files, "argocd/argocd.yaml"), "AppProject", "ibu-gitops");
+    const kinds = [
+      ...project.spec.clusterResourceWhitelist,
+      ...project.spec.namespaceResourceWhitelist,
+    ].map((w: { kind: string }) => w.kind);
+    for (const o of all.filter(x => !["Application", "AppProject"].includes(x.kind)))
+      expect(kinds).toContain(o.kind);
+  });
+
+  it("is deterministic: the same input gives the same bytes", () => {
+    const again = synthFleet(loadFleet("examples/fleet.yaml"), {
+      sourceName: "examples/fleet.yaml",
+    });
+    expect([...again.entries()]).toEqual([...files.entries()]);
+  });
+});
+
+describe("the ibgu flavour (examples/fleet-ibgu.yaml)", () => {
+  const all = objects(synthFleet(loadFleet("examples/fleet-ibgu.yaml")));
+  const ibgus = all.filter(o => o.kind === "ImageBasedGroupUpgrade");
+
+  it("gives each group an IBGU whose plan TALM accepts, with abort and rollback apart", () => {
+    expect(ibgus.map(i => i.metadata.name)).toEqual([
+      "ibu-canary-4-18-1",
+      "ibu-lab-rollback-4-18-1",
+      "ibu-main-4-18-1",
+    ]);
+    for (const i of ibgus)
+      expect(
+        ibguPlanProblem(i.spec.plan.map((p: { actions: string[] }) => p.actions)),
+      ).toBeUndefined();
+    expect(
+      byName(all, "ImageBasedGroupUpgrade", "ibu-main-4-18-1").spec.plan.map(
+        (p: { actions: string[] }) => p.actions,
+      ),
+    ).toEqual([["Prep"], ["AbortOnFailure"], ["Upgrade"], ["AbortOnFailure"]]);
+  });
+
+  it("puts the OADP ConfigMap on the hub where TALM reads it, with the ibu-role kept across the pivot", () => {
+    const cm = byName(all, "ConfigMap", "oadp-cm");
+    expect(cm.metadata.namespace).toBe("openshift-adp");
+    expect(cm.data["PlatformBackupRestoreWithIBGU.yaml"]).toContain(
+      "open-cluster-management:klusterlet-work:ibu-role",
+    );
+  });
+
+  it("carries LCA annotations that differ from the defaults, for TALM to copy onto each IBU", () => {
+    expect(ibgus[0]!.metadata.annotations).toMatchObject({
+      "image-cleanup.lca.openshift.io/disk-usage-threshold-percent": "60",
+    });
+    expect(ibgus[0]!.spec.ibuSpec.autoRollbackOnFailure).toEqual({
+      initMonitorTimeoutSeconds: 2400,
+    });
+  });
+
+  it("emits no policies (TALM's IBGU stamps ManifestWorks itself)", () => {
+    expect(all.filter(o => o.kind === "Policy")).toEqual([]);
+  });
+});
+
+describe("TALM's allowed IBGU plans", () => {
+  it("are all accepted, every prefix of them included", () => {
+    for (const plan of ALLOWED_IBGU_PLANS) expect(ibguPlanProblem(plan)).toBeUndefined();
+  });
+
+  it("reject a plan whose prefix is not allowed even if the whole plan were", () => {
+    expect(ibguPlanProblem([["Upgrade"], ["Prep"]])).toMatch(/not among TALM's allowed sequences/);
+  });
+});
+
+describe("templates", () => {
+  it("can be overridden file by file from a user's folder, keeping ACM hub templates untouched", () => {
+    const dir = mkdtempSync(join(tmpdir(), "ibu-templates-"));
+    writeFileSync(
+      join(dir, "ConfigMap.yaml.hbs"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n  labels:\n    site: '{{hub .ManagedClusterName hub}}'\ndata: {{#if dataTemplate}}{{{json dataTemplate}}}{{else}}{}{{/if}}\n",
+    );
+    const fleet = parseFleet(
+      "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: t}\nspec:\n  seedImage: {image: r/s:4.18.1, version: 4.18.1}\n  groups: [{name: g, clusters: [c1], stage: Prep}]\n",
+      "fleet.yaml",
+    );
+    const all = objects(synthFleet(fleet, { templatesDir: dir }));
+    const copy = configPolicy(byName(all, "Policy", "group-ibu-oadp-cm-policy")).spec[
+      "object-templates"
+    ][0].objectDefinition;
+    expect(copy.metadata.labels).toEqual({ site: "{{hub .ManagedClusterName hub}}" });
+    const ibu = configPolicy(byName(all, "Policy", "group-ibu-prep-stage-policy")).spec[
+      "object-templates"
+    ][0].objectDefinition;
+    expect(ibu.kind).toBe("ImageBasedUpgrade"); // not overridden: the bundled template
+  });
+});
