@@ -16,7 +16,12 @@ import { CGU_STEPS, ibguPlans, stepOfAction, type IbguPlan } from "../fleet/stag
 import type { OadpData } from "../render/oadp.js";
 import type { KubeObject, TemplateSet } from "../render/templates.js";
 import { emit, SyncWave } from "./output.js";
-import { PolicyPlacement, StagePolicy, type ObjectTemplate } from "./stage-policies.js";
+import {
+  clusterSetBinding,
+  PolicyPlacement,
+  StagePolicy,
+  type ObjectTemplate,
+} from "./stage-policies.js";
 
 export const AUTO_IMPORT_ANNOTATION = "import.open-cluster-management.io/disable-auto-import";
 const LCA_NAMESPACE = "openshift-lifecycle-agent";
@@ -206,14 +211,22 @@ export class IbuFleet extends Construct {
         }),
       },
     ]);
-    new PolicyPlacement(this, "Placement", {
-      namespace: ns,
-      placementName: `${this.spec.policyName}-placement`,
-      bindingName: `${this.spec.policyName}-placement-binding`,
-      policies: [n.oadpCm, n.prep, n.upgrade, n.finalize, n.rollback],
-      selectors: this.placementSelectors(),
-      file: "placement.yaml",
-    });
+    this.place([n.oadpCm, n.prep, n.upgrade, n.finalize, n.rollback]);
+  }
+
+  /** Placements and bindings for the policies, and the cluster-set binding they need. */
+  private place(policies: readonly string[]): void {
+    const ns = this.spec.hub.policyNamespace;
+    clusterSetBinding(this, ns, "placement.yaml");
+    const selectors = this.placementSelectors();
+    for (const policy of policies) {
+      new PolicyPlacement(this, `Placement-${policy}`, {
+        namespace: ns,
+        policy,
+        selectors,
+        file: "placement.yaml",
+      });
+    }
   }
 
   /** ibgu flavour: TALM's IBGU copies only oadpContent, so extra manifests need a policy. */
@@ -232,14 +245,7 @@ export class IbuFleet extends Construct {
       objectTemplates: [{ complianceType: "mustonlyhave", objectDefinition: copy }],
       file: "policies.yaml",
     });
-    new PolicyPlacement(this, "Placement", {
-      namespace: ns,
-      placementName: `${this.spec.policyName}-placement`,
-      bindingName: `${this.spec.policyName}-placement-binding`,
-      policies: [this.names.extraManifests],
-      selectors: this.placementSelectors(),
-      file: "placement.yaml",
-    });
+    this.place([this.names.extraManifests]);
   }
 
   /** The fleet's clusterSelector, or one predicate per group (its selector, its cluster list). */

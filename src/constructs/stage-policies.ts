@@ -80,50 +80,38 @@ export class StagePolicy extends Construct {
 
 export interface PolicyPlacementProps {
   readonly namespace: string;
-  readonly placementName: string;
-  readonly bindingName: string;
-  readonly policies: readonly string[];
+  /** The policy placed; the Placement and binding are named after it, as PolicyGenerator does. */
+  readonly policy: string;
   /** ORed predicates, one label selector each. */
   readonly selectors: readonly LabelSelector[];
-  /** @default "global" (OCM's built-in set of all clusters) */
-  readonly clusterSet?: string;
   readonly file: string;
 }
 
-/** Placement + PlacementBinding for the stage policies, and the ManagedClusterSetBinding. */
+/**
+ * A policy's Placement and PlacementBinding, named `placement-<policy>` and `binding-<policy>`
+ * like PolicyGenerator's output for ZTP's IBU example.
+ */
 export class PolicyPlacement extends Construct {
   constructor(scope: Construct, id: string, props: PolicyPlacementProps) {
     super(scope, id);
-    const clusterSet = props.clusterSet ?? "global";
     const opts = { file: props.file, wave: SyncWave.policies };
-    emit(
-      this,
-      "ClusterSetBinding",
-      {
-        apiVersion: "cluster.open-cluster-management.io/v1beta2",
-        kind: "ManagedClusterSetBinding",
-        metadata: { name: clusterSet, namespace: props.namespace },
-        spec: { clusterSet },
-      },
-      { file: props.file, wave: SyncWave.config },
-    );
+    const placement = `placement-${props.policy}`;
     emit(
       this,
       "Placement",
       {
         apiVersion: "cluster.open-cluster-management.io/v1beta1",
         kind: "Placement",
-        metadata: { name: props.placementName, namespace: props.namespace },
+        metadata: { name: placement, namespace: props.namespace },
         spec: {
-          clusterSets: [clusterSet],
           predicates: props.selectors.map(labelSelector => ({
             requiredClusterSelector: { labelSelector },
           })),
-          // Like PolicyGenerator: keep policies on clusters that are briefly unreachable
-          // (a cluster rebooting into its new stateroot is one).
+          // As PolicyGenerator does: keep policies on clusters that are briefly unavailable or
+          // unreachable (a cluster rebooting into its new stateroot is one).
           tolerations: [
-            { key: "cluster.open-cluster-management.io/unreachable", operator: "Exists" },
             { key: "cluster.open-cluster-management.io/unavailable", operator: "Exists" },
+            { key: "cluster.open-cluster-management.io/unreachable", operator: "Exists" },
           ],
         },
       },
@@ -135,21 +123,37 @@ export class PolicyPlacement extends Construct {
       {
         apiVersion: "policy.open-cluster-management.io/v1",
         kind: "PlacementBinding",
-        metadata: { name: props.bindingName, namespace: props.namespace },
+        metadata: { name: `binding-${props.policy}`, namespace: props.namespace },
         placementRef: {
           apiGroup: "cluster.open-cluster-management.io",
           kind: "Placement",
-          name: props.placementName,
+          name: placement,
         },
-        subjects: props.policies.map(name => ({
-          apiGroup: "policy.open-cluster-management.io",
-          kind: "Policy",
-          name,
-        })),
+        subjects: [
+          { apiGroup: "policy.open-cluster-management.io", kind: "Policy", name: props.policy },
+        ],
       },
       opts,
     );
   }
+}
+
+/**
+ * Binds the built-in `global` ManagedClusterSet to the policy namespace: without a binding a
+ * Placement selects nothing.
+ */
+export function clusterSetBinding(scope: Construct, namespace: string, file: string): void {
+  emit(
+    scope,
+    "ClusterSetBinding",
+    {
+      apiVersion: "cluster.open-cluster-management.io/v1beta2",
+      kind: "ManagedClusterSetBinding",
+      metadata: { name: "global", namespace },
+      spec: { clusterSet: "global" },
+    },
+    { file, wave: SyncWave.config },
+  );
 }
 
 export type { PolicyNames };

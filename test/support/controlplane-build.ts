@@ -31,16 +31,29 @@ export interface Pins {
 
 /** Reads the pinned versions from the wrapper go.mod files. */
 export function readPins(wrappers = WRAPPERS): Pins {
-  const k8sMod = readFileSync(join(wrappers, "kubernetes", "go.mod"), "utf8");
-  const etcdMod = readFileSync(join(wrappers, "etcd", "go.mod"), "utf8");
-  const kubernetes = requireVersion(k8sMod, "k8s.io/kubernetes", "kubernetes/go.mod");
-  const etcd = requireVersion(etcdMod, "go.etcd.io/etcd/server/v3", "etcd/go.mod");
+  const kubernetes = requiredVersion("kubernetes", "k8s.io/kubernetes", wrappers);
+  const etcd = requiredVersion("etcd", "go.etcd.io/etcd/server/v3", wrappers);
+  return { kubernetes, etcd, digest: recipeDigest(buildRecipe(kubernetes, etcd), wrappers) };
+}
+
+/** The version a wrapper module (test/support/go/<wrapper>/go.mod) pins `module` at. */
+export function requiredVersion(wrapper: string, module: string, wrappers = WRAPPERS): string {
+  return requireVersion(
+    readFileSync(join(wrappers, wrapper, "go.mod"), "utf8"),
+    module,
+    `${wrapper}/go.mod`,
+  );
+}
+
+/** Hash of the wrapper modules a recipe uses and of its flags: changes whenever a rebuild is needed. */
+export function recipeDigest(recipe: readonly BuildStep[], wrappers = WRAPPERS): string {
   const h = createHash("sha256");
-  for (const f of ["kubernetes/go.mod", "kubernetes/go.sum", "etcd/go.mod", "etcd/go.sum"]) {
-    h.update(f).update(readFileSync(join(wrappers, f)));
+  for (const w of [...new Set(recipe.map(r => r.wrapper))].sort()) {
+    for (const f of ["go.mod", "go.sum"])
+      h.update(`${w}/${f}`).update(readFileSync(join(wrappers, w, f)));
   }
-  h.update(JSON.stringify(buildRecipe(kubernetes, etcd)));
-  return { kubernetes, etcd, digest: h.digest("hex").slice(0, 12) };
+  h.update(JSON.stringify(recipe));
+  return h.digest("hex").slice(0, 12);
 }
 
 function requireVersion(goMod: string, module: string, file: string): string {
@@ -52,11 +65,18 @@ function requireVersion(goMod: string, module: string, file: string): string {
   return m[1];
 }
 
+/** One `go build` in a wrapper module: `go build -o <dir>/<out> <args>`. */
+export interface BuildStep {
+  readonly wrapper: string;
+  readonly out: string;
+  readonly args: readonly string[];
+}
+
 /** The exact `go build` invocations: part of the cache key, so a flag change rebuilds. */
 export function buildRecipe(
   kubernetes: string,
   etcd: string,
-): Array<{ wrapper: string; out: BinaryName; args: string[] }> {
+): Array<BuildStep & { out: BinaryName }> {
   const [, major = "", minor = ""] = /^v(\d+)\.(\d+)\./.exec(kubernetes) ?? [];
   const stamp = ["k8s.io/component-base/version", "k8s.io/client-go/pkg/version"].flatMap(pkg => [
     `-X ${pkg}.gitVersion=${kubernetes}`,
@@ -108,10 +128,7 @@ function binariesIn(dir: string, source: ControlPlaneBinaries["source"]): Contro
 }
 
 function missingIn(dir: string): string[] {
-  return BINARY_NAMES.filter(n => {
-    const p = join(dir, n);
-    return !existsSync(p) || (statSync(p).mode & 0o111) === 0;
-  });
+  return BINARY_NAMES.filter(n => !isExecutable(join(dir, n)));
 }
 
 export interface EnsureOptions {
@@ -140,19 +157,28 @@ export async function ensureControlPlaneBinaries(
   }
   const pins = readPins();
   const dir = cacheDirFor(pins);
-  if (missingIn(dir).length === 0) return binariesIn(dir, "cache");
-  await build(pins, dir, opts.log ?? (() => {}));
-  return binariesIn(dir, "built");
+  const built = await ensureBuilt(dir, buildRecipe(pins.kubernetes, pins.etcd), opts.log);
+  return binariesIn(dir, built ? "built" : "cache");
 }
 
-async function build(pins: Pins, dir: string, log: (line: string) => void): Promise<void> {
+/**
+ * Makes sure `dir` holds every binary of `recipe`, building them when one is missing. Resolves
+ * true when it built. A build writes into a temporary sibling folder and renames it into
+ * place, so an interrupted build never leaves a half-filled cache entry.
+ */
+export async function ensureBuilt(
+  dir: string,
+  recipe: readonly BuildStep[],
+  log: (line: string) => void = () => {},
+): Promise<boolean> {
+  if (recipe.every(step => isExecutable(join(dir, step.out)))) return false;
   const staging = `${dir}.building-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
-    for (const step of buildRecipe(pins.kubernetes, pins.etcd)) {
+    for (const step of recipe) {
       const started = Date.now();
-      log(`building ${step.out} (${step.out === "etcd" ? pins.etcd : pins.kubernetes}) ...`);
+      log(`building ${step.out} ...`);
       await runGo(
         ["build", "-o", join(staging, step.out), ...step.args],
         join(WRAPPERS, step.wrapper),
@@ -164,6 +190,11 @@ async function build(pins: Pins, dir: string, log: (line: string) => void): Prom
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
+  return true;
+}
+
+function isExecutable(p: string): boolean {
+  return existsSync(p) && (statSync(p).mode & 0o111) !== 0;
 }
 
 // `npm run controlplane`: build (or find) the binaries and print where they are.

@@ -116,12 +116,25 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
     ]);
   });
 
-  it("places the policies with a Placement, a PlacementBinding and a ManagedClusterSetBinding", () => {
-    const placement = byName(all, "Placement", "group-ibu-placement");
+  it("places each policy with a Placement and PlacementBinding named as PolicyGenerator names them", () => {
+    const placement = byName(all, "Placement", "placement-group-ibu-prep-stage-policy");
     expect(placement.spec.predicates).toEqual([
-      { requiredClusterSelector: { labelSelector: { matchLabels: { "group-du-sno": "" } } } },
+      {
+        requiredClusterSelector: {
+          labelSelector: { matchExpressions: [{ key: "group-du-sno", operator: "Exists" }] },
+        },
+      },
     ]);
-    expect(byName(all, "PlacementBinding", "group-ibu-placement-binding").subjects).toHaveLength(5);
+    const binding = byName(all, "PlacementBinding", "binding-group-ibu-prep-stage-policy");
+    expect(binding.placementRef.name).toBe("placement-group-ibu-prep-stage-policy");
+    expect(binding.subjects).toEqual([
+      {
+        apiGroup: "policy.open-cluster-management.io",
+        kind: "Policy",
+        name: "group-ibu-prep-stage-policy",
+      },
+    ]);
+    expect(all.filter(o => o.kind === "Placement")).toHaveLength(5);
     expect(byName(all, "ManagedClusterSetBinding", "global").spec).toEqual({
       clusterSet: "global",
     });

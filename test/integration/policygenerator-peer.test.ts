@@ -1,0 +1,77 @@
+// The real PolicyGenerator as a peer: on ZTP's recipe for the same fleet it must produce the
+// same Policies, Placements and PlacementBindings as we do, except for the differences listed
+// here (and in docs/decisions.md). A new difference fails this test.
+import { execFile } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { beforeAll, describe, expect, it } from "vitest";
+import { parseAllDocuments } from "yaml";
+import { loadFleet } from "../../src/fleet/load.js";
+import { synthFleet } from "../../src/synth.js";
+import { ensurePolicyGenerator } from "../support/peers.js";
+import { applyZtpOadpPatch, writeZtpPolicyGenerator } from "../support/ztp-policygenerator.js";
+
+const exec = promisify(execFile);
+const COMPARED = ["Policy", "Placement", "PlacementBinding"];
+type Obj = Record<string, any> & {
+  kind: string;
+  metadata: { name: string; annotations?: Record<string, string> };
+};
+
+const key = (o: Obj): string => `${o.kind}/${o.metadata.name}`;
+
+describe("PolicyGenerator as a peer (examples/fleet.yaml, ZTP's recipe)", () => {
+  const fleet = loadFleet("examples/fleet.yaml");
+  let peer: Map<string, Obj>;
+  let ours: Map<string, Obj>;
+
+  beforeAll(async () => {
+    const bin = await ensurePolicyGenerator();
+    const dir = mkdtempSync(join(tmpdir(), "ibu-pg-"));
+    const { stdout } = await exec(bin, [writeZtpPolicyGenerator(fleet, dir)], {
+      cwd: dir,
+      maxBuffer: 64 << 20,
+    });
+    peer = new Map(
+      parseAllDocuments(stdout)
+        .map(d => d.toJS() as Obj)
+        .filter(o => o && COMPARED.includes(o.kind))
+        .map(o => [key(o), o]),
+    );
+    ours = new Map(
+      [...synthFleet(fleet).values()]
+        .flatMap(t => parseAllDocuments(t).map(d => d.toJS() as Obj))
+        .filter(o => o && COMPARED.includes(o.kind))
+        .map(o => [key(o), o]),
+    );
+  }, 300_000);
+
+  it("emits the same set of Policies, Placements and PlacementBindings", () => {
+    expect([...ours.keys()].sort()).toEqual([...peer.keys()].sort());
+    expect(ours.size).toBe(15);
+  });
+
+  it("emits the same objects, up to the documented differences", () => {
+    for (const [k, p] of peer) {
+      const expected = structuredClone(p);
+      const mine = structuredClone(ours.get(k)!);
+      // Difference 1: we add Argo CD sync waves.
+      delete mine.metadata.annotations?.["argocd.argoproj.io/sync-wave"];
+      if (mine.metadata.annotations && !Object.keys(mine.metadata.annotations).length)
+        delete mine.metadata.annotations;
+      if (k === `Policy/${fleet.spec.policyName}-oadp-cm-policy`)
+        applyZtpOadpPatch(expected, fleet); // ZTP's kustomize patch
+      if (k === `Policy/${fleet.spec.policyName}-prep-stage-policy`) {
+        // Difference 2: ZTP pins the Prep condition message; we do not (docs/decisions.md).
+        const cond =
+          expected.spec["policy-templates"][0].objectDefinition.spec["object-templates"][0]
+            .objectDefinition.status.conditions[0];
+        expect(cond.message).toBe("Prep stage completed successfully");
+        delete cond.message;
+      }
+      expect(mine, k).toEqual(expected);
+    }
+  });
+});
