@@ -13,7 +13,7 @@ import {
 } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { ApiObject, App, Chart, Yaml } from "cdk8s";
-import { parseAllDocuments, stringify } from "yaml";
+import { stringify } from "yaml";
 import { ArgoApp } from "./constructs/argocd.js";
 import { IbuFleet } from "./constructs/ibu-fleet.js";
 import { fileOf } from "./constructs/output.js";
@@ -167,16 +167,20 @@ export function lineDiff(a: string, b: string, context = 3): string {
 export const DESIRED_STAGE_LABEL = "ibu-gitops.dev/desired-stage";
 export const GROUP_LABEL = "ibu-gitops.dev/group";
 
-/** Each group's desired stage in an existing output folder (groups without objects were Idle). */
+/**
+ * Each group's desired stage in an existing output folder (groups without objects were Idle).
+ * Reads the two labels line by line instead of parsing YAML: the files are ours, and a
+ * fleet's upgrade files can hold thousands of cluster names.
+ */
 export function previousStages(existing: OutputFiles): Map<string, DesiredStage> {
   const stages = new Map<string, DesiredStage>();
+  const label = (doc: string, key: string): string | undefined =>
+    new RegExp(`^\\s+${key.replace(/[./]/g, "\\$&")}: "?([^"\\s]+)"?$`, "m").exec(doc)?.[1];
   for (const [file, text] of existing) {
     if (!file.startsWith("upgrades/")) continue;
-    for (const doc of parseAllDocuments(text)) {
-      const labels = (doc.toJS() as { metadata?: { labels?: Record<string, string> } } | null)
-        ?.metadata?.labels;
-      const group = labels?.[GROUP_LABEL];
-      const stage = labels?.[DESIRED_STAGE_LABEL];
+    for (const doc of text.split(/^---$/m)) {
+      const group = label(doc, GROUP_LABEL);
+      const stage = label(doc, DESIRED_STAGE_LABEL);
       if (group && stage && (DESIRED_STAGES as readonly string[]).includes(stage))
         stages.set(group, stage as DesiredStage);
     }

@@ -5,7 +5,6 @@ import { parseArgs } from "node:util";
 import { FleetError } from "../fleet/errors.js";
 import { loadFleet } from "../fleet/load.js";
 import { fleetFiles } from "./fleet-files.js";
-import { runPlan } from "./plan.js";
 import { runSynth } from "./synth.js";
 
 const USAGE = `usage: ibu-gitops <command> [options]
@@ -63,11 +62,14 @@ async function main(argv: string[]): Promise<number> {
         );
       }
       return 0;
-    case "plan":
+    case "plan": {
+      // Loaded on demand: the Kubernetes client takes longer to load than synth takes to run.
+      const { runPlan } = await import("./plan.js");
       return runPlan(
         { files, output: values.output ?? "table", kubeconfig: values.kubeconfig },
         s => void process.stdout.write(s),
       );
+    }
     default:
       log(`ibu-gitops: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

@@ -2,17 +2,12 @@
 // any of them, file by file) into Kubernetes objects. ACM hub templates ({{hub ... hub}}) in a
 // template pass through untouched: the hub's policy propagator resolves them, not us.
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import Handlebars from "handlebars";
 import { parseAllDocuments } from "yaml";
+import { packageRoot } from "../package-root.js";
 
-export const BUNDLED_TEMPLATES = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  "..",
-  "..",
-  "templates",
-);
+export const BUNDLED_TEMPLATES = join(packageRoot(), "templates");
 
 export type TemplateName =
   | "ImageBasedUpgrade"
