@@ -7,6 +7,11 @@ packages=(
   openssl          # certificates for test control planes
   git              # kustomize-free checks of the synthesized folder, Argo CD source
   ca-certificates
+  ostree           # stateroots: the agent's ostree driver and test sysroots
+  skopeo           # seed and precache images: inspect, copy
+  umoci            # building seed images as OCI layouts
+  docker-registry  # a real loopback registry for seeds in tests and the demo
+  apache2-utils    # htpasswd (bcrypt) for registry credential tests
 )
 
 missing=()

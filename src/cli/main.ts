@@ -20,6 +20,9 @@ commands:
   plan      [-f fleet.yaml|dir]... [--output table|markdown|json] [--kubeconfig file]
             show the rollout: groups, stages, CGUs or IBGU plans, batches, timeouts, annotation actions;
             with --kubeconfig, resolve group selectors against the hub's ManagedClusters (read-only)
+  seed build --sysroot dir --version v --image registry/repo:tag [--stateroot name]
+            [--cluster-info file.json] [--images-file file] [--tls-verify=false] [--authfile file]
+            build a seed image (LCA format 4) from a stateroot and push it
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -28,7 +31,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command ? 0 : 2;
   }
-  const { values } = parseArgs({
+  const { values, positionals } = parseArgs({
     args: rest,
     options: {
       file: { type: "string", short: "f", multiple: true },
@@ -38,9 +41,23 @@ async function main(argv: string[]): Promise<number> {
       "allow-any-stage-move": { type: "boolean", default: false },
       output: { type: "string" },
       kubeconfig: { type: "string" },
+      sysroot: { type: "string" },
+      version: { type: "string" },
+      image: { type: "string" },
+      stateroot: { type: "string" },
+      "cluster-info": { type: "string" },
+      "images-file": { type: "string" },
+      "tls-verify": { type: "string", default: "true" },
+      authfile: { type: "string" },
     },
+    allowPositionals: true,
     strict: true,
   });
+  if (command !== "seed" && positionals.length) {
+    throw new Error(
+      `unexpected argument ${JSON.stringify(positionals[0])} (fleet files go after -f)`,
+    );
+  }
   const files = values.file?.length ? values.file : ["examples"];
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   switch (command) {
@@ -68,6 +85,26 @@ async function main(argv: string[]): Promise<number> {
       return runPlan(
         { files, output: values.output ?? "table", kubeconfig: values.kubeconfig },
         s => void process.stdout.write(s),
+      );
+    }
+    case "seed": {
+      if (positionals[0] !== "build")
+        throw new Error(
+          `unknown seed subcommand ${JSON.stringify(positionals[0] ?? "")}; try: seed build`,
+        );
+      const { runSeedBuild } = await import("./seed.js");
+      return runSeedBuild(
+        {
+          sysroot: values.sysroot,
+          version: values.version,
+          image: values.image,
+          stateroot: values.stateroot,
+          clusterInfo: values["cluster-info"],
+          imagesFile: values["images-file"],
+          tlsVerify: values["tls-verify"] !== "false",
+          authfile: values.authfile,
+        },
+        log,
       );
     }
     default:

@@ -1,0 +1,77 @@
+// Boot control: which deployment is booted, and rebooting into the default one. On a node the
+// booted deployment comes from /proc/cmdline and a reboot is systemd's; in tests and the demo
+// the "kernel command line" is a file in the sysroot, and a reboot ends the agent so the
+// harness can "power on" the default deployment (sandboxPowerOn) and start the agent again.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "../exec.js";
+import { bootEntries, type Deployment, type OstreeDriver } from "./ostree.js";
+
+export interface BootDriver {
+  /** The kernel command line the node booted with. */
+  cmdline(): string;
+  /** Reboots into the default deployment. Does not return on a node; ends the process in a sandbox. */
+  reboot(reason: string): Promise<void>;
+}
+
+export class HostBoot implements BootDriver {
+  cmdline(): string {
+    return readFileSync("/proc/cmdline", "utf8");
+  }
+
+  async reboot(reason: string): Promise<void> {
+    // As LCA does: a transient unit, so the reboot outlives the agent's container.
+    await run("systemd-run", [
+      "--unit",
+      "ibu-gitops-reboot",
+      "--description",
+      reason,
+      "systemctl",
+      "reboot",
+    ]);
+  }
+}
+
+export class SandboxBoot implements BootDriver {
+  constructor(
+    readonly sysroot: string,
+    private readonly exit: (code: number) => void = code => process.exit(code),
+  ) {}
+
+  static cmdlineFile(sysroot: string): string {
+    return join(sysroot, ".ibu-gitops", "cmdline");
+  }
+
+  static rebootMarker(sysroot: string): string {
+    return join(sysroot, ".ibu-gitops", "reboot-requested");
+  }
+
+  cmdline(): string {
+    const f = SandboxBoot.cmdlineFile(this.sysroot);
+    return existsSync(f) ? readFileSync(f, "utf8") : "";
+  }
+
+  reboot(reason: string): Promise<void> {
+    writeFileSync(SandboxBoot.rebootMarker(this.sysroot), `${reason}\n`);
+    this.exit(0);
+    return Promise.resolve();
+  }
+}
+
+/** The sandbox's power-on: boot the default deployment (the first boot loader entry). */
+export function sandboxPowerOn(sysroot: string): void {
+  const [options] = bootEntries(sysroot);
+  if (options === undefined)
+    throw new Error(`no boot loader entries in ${sysroot}/boot/loader/entries: nothing to boot`);
+  mkdirSync(join(sysroot, ".ibu-gitops"), { recursive: true });
+  writeFileSync(SandboxBoot.cmdlineFile(sysroot), `${options}\n`);
+  rmSync(SandboxBoot.rebootMarker(sysroot), { force: true });
+}
+
+/** The booted deployment, or undefined when the command line names none. */
+export function bootedDeployment(
+  ostree: OstreeDriver,
+  boot: BootDriver,
+): Omit<Deployment, "index"> | undefined {
+  return ostree.resolveBootArg(boot.cmdline());
+}
