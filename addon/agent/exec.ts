@@ -46,7 +46,7 @@ export function run(tool: string, args: readonly string[], opts: RunOptions = {}
             ),
           );
         }
-        const tail = stderr.trim().split("\n").slice(-5).join("\n");
+        const tail = fatalMessage(stderr) ?? stderr.trim().split("\n").slice(-5).join("\n");
         reject(
           new ToolError(
             `${tool} ${args.join(" ")} failed: ${tail || e.message}`,
@@ -57,4 +57,15 @@ export function run(tool: string, args: readonly string[], opts: RunOptions = {}
       },
     );
   });
+}
+
+/** The message of a logrus-style `level=fatal msg="..."` line (skopeo, umoci), unescaped. */
+export function fatalMessage(stderr: string): string | undefined {
+  const m = /level=fatal msg="((?:[^"\\]|\\.)*)"/.exec(stderr);
+  if (!m?.[1]) return undefined;
+  try {
+    return JSON.parse(`"${m[1]}"`) as string;
+  } catch {
+    return m[1];
+  }
 }

@@ -5,6 +5,14 @@ import { request } from "node:https";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import * as k8s from "@kubernetes/client-node";
+import {
+  httpRequest,
+  statusMessage,
+  type ApiResponse,
+  type KubeObject,
+} from "../../addon/shared/kube.js";
+
+export { httpRequest, statusMessage, type ApiResponse, type KubeObject };
 import { stringify } from "yaml";
 import { TinyCa } from "./certs.js";
 import type { Crd, CrdSource, CrdSet } from "./crds.js";
@@ -248,12 +256,6 @@ async function createOrReplaceCrd(cluster: TestCluster, crd: Crd): Promise<void>
     );
 }
 
-/** The message of a Kubernetes Status body, or the HTTP status. */
-export function statusMessage(res: ApiResponse): string {
-  const msg = (res.body as { message?: string } | undefined)?.message;
-  return `HTTP ${res.status}${msg ? `: ${msg}` : ""}`;
-}
-
 async function fetchResourceList(
   cluster: TestCluster,
   group: string,
@@ -268,57 +270,4 @@ interface DiscoveredResource {
   name: string;
   kind: string;
   namespaced: boolean;
-}
-
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata?: { name?: string; namespace?: string; [k: string]: unknown };
-  [k: string]: unknown;
-}
-
-export interface ApiResponse {
-  readonly status: number;
-  /** Parsed JSON, or the raw text when the body is not JSON. */
-  readonly body: unknown;
-}
-
-/** One HTTP request with a kubeconfig's credentials (client-node has no raw call). */
-export async function httpRequest(
-  kc: k8s.KubeConfig,
-  server: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<ApiResponse> {
-  const opts: Record<string, unknown> & { headers?: Record<string, string> } = {
-    method,
-    timeout: 30_000,
-  };
-  await kc.applyToHTTPSOptions(opts);
-  const payload = body === undefined ? undefined : JSON.stringify(body);
-  opts.headers = {
-    ...(opts.headers ?? {}),
-    Accept: "application/json",
-    ...(payload ? { "Content-Type": "application/json" } : {}),
-  };
-  return new Promise((resolve, reject) => {
-    const req = request(`${server}${path}`, opts, res => {
-      let text = "";
-      res.on("data", (d: Buffer) => (text += d.toString()));
-      res.on("end", () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // keep the text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
-    req.on("error", reject);
-    req.on("timeout", () => req.destroy(new Error(`${method} ${path} timed out`)));
-    if (payload) req.write(payload);
-    req.end();
-  });
 }

@@ -56,9 +56,15 @@ export class OstreeDriver {
     const stateroot = parts[2];
     if (!stateroot) return undefined;
     const deployDir = join(this.staterootDir(stateroot), "deploy");
-    const link = join(this.sysroot, ...parts);
-    // The boot link points at ../../../deploy/<stateroot>/deploy/<checksum>.<serial>.
-    const target = readLink(link);
+    // The boot.N folder in the argument is the one current at boot; each new deployment swaps
+    // ostree's boot version, so look the link up in whichever boot.N folder holds it now.
+    const rest = parts.slice(2);
+    const bootDirs = readdirOr(join(this.sysroot, "ostree")).filter(d =>
+      /^boot\.\d+(\.\d+)?$/.test(d),
+    );
+    const target = [parts[1] ?? "", ...bootDirs]
+      .map(b => readLink(join(this.sysroot, "ostree", b, ...rest)))
+      .find(Boolean);
     const name = target?.split("/").pop() ?? "";
     const mm = /^([0-9a-f]{64})\.(\d+)$/.exec(name);
     if (!mm?.[1]) return undefined;
@@ -125,6 +131,14 @@ export class OstreeDriver {
   /** Resolves a ref or checksum in the sysroot's repository. */
   async revParse(ref: string, repo = this.repo): Promise<string> {
     return (await run("ostree", [`--repo=${repo}`, "rev-parse", ref])).trim();
+  }
+}
+
+function readdirOr(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
   }
 }
 

@@ -1,0 +1,72 @@
+// The agent's run loop: watches the IBU, reconciles through a coalescing queue (one reconcile
+// at a time, like LCA's single worker), retries with backoff on errors, and resyncs
+// periodically so node state that changed without an API event is noticed.
+import { CoalescingQueue, sleep, watchCollection, type KubeApi } from "../shared/kube.js";
+import { IBU_PATH, IbuController } from "./controller.js";
+import type { Node } from "./node.js";
+
+export interface AgentOptions {
+  readonly api: KubeApi;
+  readonly node: Node;
+  readonly namespace?: string;
+  /** Resync even without events. @default 30 s */
+  readonly resyncSeconds?: number;
+  readonly log?: (line: string) => void;
+}
+
+export class Agent {
+  readonly controller: IbuController;
+  private readonly queue: CoalescingQueue;
+  private readonly log: (line: string) => void;
+
+  constructor(private readonly opts: AgentOptions) {
+    this.log = opts.log ?? (() => {});
+    this.controller = new IbuController({
+      api: opts.api,
+      node: opts.node,
+      namespace: opts.namespace,
+      log: this.log,
+    });
+    this.queue = new CoalescingQueue((key, err) =>
+      this.log(`reconcile ${key} failed: ${(err as Error).message}`),
+    );
+  }
+
+  /** Runs until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const kick = (): void => void this.kick(signal);
+    const watch = watchCollection(
+      this.opts.api,
+      `${IBU_PATH}?fieldSelector=metadata.name%3Dupgrade`,
+      kick,
+      signal,
+      { log: this.log },
+    );
+    const resync = (async () => {
+      while (!signal.aborted) {
+        await sleep((this.opts.resyncSeconds ?? 30) * 1000, signal);
+        kick();
+      }
+    })();
+    kick();
+    await Promise.all([watch, resync]);
+  }
+
+  /** Reconciles now (or once more after the current reconcile), until no work remains. */
+  kick(signal?: AbortSignal): Promise<void> {
+    return this.queue.enqueue("upgrade", async () => {
+      let backoff = 500;
+      for (;;) {
+        if (signal?.aborted) return;
+        try {
+          if (!(await this.controller.reconcile())) return;
+          backoff = 500;
+        } catch (err) {
+          this.log(`reconcile: ${(err as Error).message}; retrying in ${backoff} ms`);
+          await sleep(backoff, signal);
+          backoff = Math.min(backoff * 2, 30_000);
+        }
+      }
+    });
+  }
+}

@@ -1,0 +1,76 @@
+// What the agent knows about its node: the sysroot and its drivers, LCA's state folder in the
+// booted stateroot's /var, the precache store, and how to reach registries.
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { bootedDeployment, type BootDriver } from "./drivers/boot.js";
+import { ImageStore, type RegistryAccess } from "./drivers/images.js";
+import type { OstreeDriver } from "./drivers/ostree.js";
+
+export interface NodeOptions {
+  readonly ostree: OstreeDriver;
+  readonly boot: BootDriver;
+  /** Registries reached without TLS verification (host[:port]), like registries.conf's insecure. */
+  readonly insecureRegistries?: readonly string[];
+  /** Where precached images live. @default <sysroot>/ostree/deploy/<booted>/var/lib/containers/ibu-gitops */
+  readonly imageStoreRoot?: string;
+}
+
+export class Node {
+  constructor(readonly opts: NodeOptions) {}
+
+  get ostree(): OstreeDriver {
+    return this.opts.ostree;
+  }
+
+  get boot(): BootDriver {
+    return this.opts.boot;
+  }
+
+  booted(): { stateroot: string; checksum: string; dir: string } {
+    const d = bootedDeployment(this.ostree, this.boot);
+    if (!d)
+      throw new Error(
+        `cannot tell the booted deployment from the kernel command line: ${JSON.stringify(this.boot.cmdline().trim())}`,
+      );
+    return d;
+  }
+
+  /** /var of a stateroot (on the host, /var is the booted stateroot's). */
+  varOf(stateroot: string): string {
+    return join(this.ostree.staterootDir(stateroot), "var");
+  }
+
+  /** LCA's state folder, /var/lib/lca, of the booted stateroot. */
+  lcaDir(): string {
+    return join(this.varOf(this.booted().stateroot), "lib", "lca");
+  }
+
+  workspace(): string {
+    return join(this.lcaDir(), "workspace");
+  }
+
+  store(): ImageStore {
+    return new ImageStore(
+      this.opts.imageStoreRoot ??
+        join(this.varOf(this.booted().stateroot), "lib", "containers", "ibu-gitops"),
+    );
+  }
+
+  /** False for images on registries configured as insecure. */
+  tlsVerifyFor(image: string): boolean {
+    return !(this.opts.insecureRegistries ?? []).includes(image.split("/")[0] ?? "");
+  }
+
+  /** Registry access for an image: TLS off for insecure registries, and an auth file if any. */
+  access(image: string, dockerconfigjson?: string): RegistryAccess {
+    const tlsVerify = this.tlsVerifyFor(image);
+    if (!dockerconfigjson) {
+      const cluster = join(this.varOf(this.booted().stateroot), "lib", "kubelet", "config.json");
+      return { tlsVerify, ...(existsSync(cluster) ? { authfile: cluster } : {}) };
+    }
+    mkdirSync(this.workspace(), { recursive: true, mode: 0o700 });
+    const authfile = join(this.workspace(), "pull-secret.json");
+    writeFileSync(authfile, dockerconfigjson, { mode: 0o600 });
+    return { tlsVerify, authfile };
+  }
+}

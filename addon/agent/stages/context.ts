@@ -1,0 +1,19 @@
+// What a stage's work sees: the IBU, the node, and callbacks that write progress into the
+// IBU status right away (messages and history phases), as LCA does.
+import type { Ibu } from "../ibu-types.js";
+import type { Node } from "../node.js";
+
+export type StageOutcome =
+  | { readonly kind: "done"; readonly message?: string }
+  | { readonly kind: "failed"; readonly message: string };
+
+export interface StageContext {
+  readonly ibu: Ibu;
+  readonly node: Node;
+  /** Sets the stage's in-progress condition message (status stays InProgress). */
+  progress(message: string): Promise<void>;
+  startPhase(phase: string): Promise<void>;
+  stopPhase(phase: string): Promise<void>;
+  /** `.dockerconfigjson` of a Secret in the agent's namespace, or undefined. */
+  pullSecret(name: string): Promise<string | undefined>;
+}

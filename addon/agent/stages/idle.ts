@@ -1,0 +1,49 @@
+// Idle after a cancel (abort) or a finalize: remove every stateroot that is not booted (after
+// a cancel the new one; after a finalize the old one), the images this upgrade precached,
+// and LCA's workspace. Every step runs even when an earlier one failed, as LCA does.
+import { existsSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { SeedFile } from "../seed/format.js";
+import type { StageContext, StageOutcome } from "./context.js";
+import type { PrecacheStatus } from "./prep.js";
+
+export async function cleanup(
+  ctx: StageContext,
+  kind: "abort" | "finalize",
+): Promise<StageOutcome> {
+  const errors: string[] = [];
+  const step = async (what: string, fn: () => Promise<void> | void): Promise<void> => {
+    try {
+      await fn();
+    } catch (err) {
+      errors.push(`${what}: ${(err as Error).message}`);
+    }
+  };
+  const { ostree } = ctx.node;
+  const booted = ctx.node.booted().stateroot;
+  await step("failed to clean up stateroots", async () => {
+    for (const s of ostree.stateroots().filter(x => x !== booted)) await ostree.removeStateroot(s);
+  });
+  const ws = ctx.node.workspace();
+  await step("failed to clean up precached images", async () => {
+    // After a finalize the new version uses them; only a cancel orphans them.
+    if (kind !== "abort") return;
+    const statusFile = join(ws, "precache_status.json");
+    const listFile = join(ws, SeedFile.containersList);
+    if (!existsSync(statusFile) || !existsSync(listFile)) return;
+    const status = JSON.parse(readFileSync(statusFile, "utf8")) as PrecacheStatus;
+    const images = readFileSync(listFile, "utf8")
+      .split("\n")
+      .map(s => s.trim())
+      .filter(Boolean);
+    await ctx.node.store().remove(images.filter(i => !status.preexisting.includes(i)));
+  });
+  await step("failed to remove the workspace", () => rmSync(ws, { recursive: true, force: true }));
+  if (errors.length) {
+    return {
+      kind: "failed",
+      message: `${errors.join("; ")} Perform cleanup manually then add 'lca.openshift.io/manual-cleanup-done' annotation to ibu CR to transition back to Idle`,
+    };
+  }
+  return { kind: "done" };
+}

@@ -1,0 +1,266 @@
+// Prep: validate the seed, set up the new stateroot from it, precache the images the new
+// version needs. Every step can run again after a crash: finished steps leave a marker in
+// LCA's workspace, and each step is itself safe to repeat.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { run } from "../exec.js";
+import { inspectLabels, type RegistryAccess } from "../drivers/images.js";
+import {
+  LABEL_CLUSTER_INFO,
+  LABEL_FORMAT_VERSION,
+  SEED_FORMAT_VERSION,
+  SeedFile,
+  staterootName,
+  type SeedClusterInfo,
+} from "../seed/format.js";
+import type { StageContext, StageOutcome } from "./context.js";
+import { compareVersions } from "./versions.js";
+
+/** Parallel image pulls during precache (LCA's MAX_PULL_THREADS defaults to 10). */
+const PULL_THREADS = Number(process.env.IBU_GITOPS_PULL_THREADS ?? 4);
+
+export interface PrecacheStatus {
+  total: number;
+  pulled: number;
+  failed: number;
+  failed_pulls: string[];
+  /** Images the store already had before this Prep: a cancel leaves them. */
+  preexisting: string[];
+}
+
+class PrepFailure extends Error {}
+
+export async function prep(ctx: StageContext): Promise<StageOutcome> {
+  try {
+    const ws = ctx.node.workspace();
+    mkdirSync(ws, { recursive: true, mode: 0o700 });
+    const seed = ctx.ibu.spec.seedImageRef ?? {};
+    if (!seed.image || !seed.version)
+      throw new PrepFailure(
+        "failed to validate IBU spec: spec.seedImageRef.image and version are required",
+      );
+    const secret = seed.pullSecretRef ? await ctx.pullSecret(seed.pullSecretRef.name) : undefined;
+    if (seed.pullSecretRef && secret === undefined) {
+      throw new PrepFailure(
+        `failed to validate IBU spec: pull secret ${seed.pullSecretRef.name} not found or has no .dockerconfigjson`,
+      );
+    }
+    const access = ctx.node.access(seed.image, secret);
+    if (!marker(ws, "seed-validated")) {
+      await validateSeed(ctx, seed.image, seed.version, access);
+      setMarker(ws, "seed-validated");
+    }
+    if (!marker(ws, "stateroot-done")) {
+      await ctx.startPhase("Stateroot");
+      await ctx.progress("Stateroot setup in progress");
+      await setupStateroot(ctx, seed.image, seed.version, access).catch((err: unknown) => {
+        // Like LCA's stateroot job failing: the stage fails; a cancel cleans up.
+        throw err instanceof PrepFailure
+          ? err
+          : new PrepFailure(`stateroot setup failed to complete: ${(err as Error).message}`);
+      });
+      setMarker(ws, "stateroot-done");
+      await ctx.stopPhase("Stateroot");
+    }
+    if (!marker(ws, "precache-done")) {
+      await ctx.startPhase("Precache");
+      await precache(ctx, access);
+      setMarker(ws, "precache-done");
+      await ctx.stopPhase("Precache");
+    }
+    return { kind: "done" };
+  } catch (err) {
+    if (err instanceof PrepFailure) return { kind: "failed", message: err.message };
+    throw err;
+  }
+}
+
+function marker(ws: string, name: string): boolean {
+  return existsSync(join(ws, `${name}.done`));
+}
+
+function setMarker(ws: string, name: string): void {
+  writeFileSync(join(ws, `${name}.done`), new Date().toISOString());
+}
+
+/** The cluster's current version: the booted stateroot's, as LCA names stateroots. */
+export function currentVersion(stateroot: string): string | undefined {
+  return /^rhcos_(.+)$/.exec(stateroot)?.[1]?.replace(/_/g, "-");
+}
+
+async function validateSeed(
+  ctx: StageContext,
+  image: string,
+  version: string,
+  access: RegistryAccess,
+): Promise<void> {
+  const current = currentVersion(ctx.node.booted().stateroot);
+  if (current && compareVersions(version, current) <= 0) {
+    throw new PrepFailure(
+      `failed to validate IBU spec: seed OCP version (${version}) must be higher than current OCP version (${current})`,
+    );
+  }
+  let labels: Record<string, string>;
+  try {
+    labels = await inspectLabels(image, access);
+  } catch (err) {
+    throw new PrepFailure(`failed to validate seed image info: ${(err as Error).message}`);
+  }
+  const format = labels[LABEL_FORMAT_VERSION];
+  if (format === undefined) {
+    throw new PrepFailure(
+      `failed to validate seed image info: seed image is missing the ${LABEL_FORMAT_VERSION} label, please build a new image using the latest version of the lca-cli`,
+    );
+  }
+  if (format !== SEED_FORMAT_VERSION) {
+    throw new PrepFailure(
+      `failed to validate seed image info: seed image format version mismatch: expected ${SEED_FORMAT_VERSION}, got ${format}`,
+    );
+  }
+  let info: SeedClusterInfo;
+  try {
+    info = JSON.parse(labels[LABEL_CLUSTER_INFO] ?? "") as SeedClusterInfo;
+  } catch {
+    throw new PrepFailure(
+      `failed to validate seed image info: seed image label ${LABEL_CLUSTER_INFO} is missing or not JSON`,
+    );
+  }
+  if (info.seed_cluster_ocp_version !== version) {
+    throw new PrepFailure(
+      `version specified in seed image (${info.seed_cluster_ocp_version}) differs from version in spec (${version})`,
+    );
+  }
+}
+
+async function setupStateroot(
+  ctx: StageContext,
+  image: string,
+  version: string,
+  access: RegistryAccess,
+): Promise<void> {
+  const { ostree } = ctx.node;
+  const stateroot = staterootName(version);
+  const ws = ctx.node.workspace();
+  const seedDir = join(ws, "seed");
+  rmSync(seedDir, { recursive: true, force: true });
+  mkdirSync(seedDir, { recursive: true });
+  const copyArgs = [
+    ...(access.authfile ? [`--src-authfile=${access.authfile}`] : []),
+    ...(access.tlsVerify === false ? ["--src-tls-verify=false"] : []),
+  ];
+  try {
+    await run("skopeo", [
+      "copy",
+      "--quiet",
+      "--retry-times=2",
+      ...copyArgs,
+      `docker://${image}`,
+      `oci:${join(seedDir, "oci")}:seed`,
+    ]);
+  } catch (err) {
+    throw new PrepFailure(`failed to pull seed image: ${(err as Error).message}`);
+  }
+  await run("umoci", [
+    "unpack",
+    "--image",
+    `${join(seedDir, "oci")}:seed`,
+    join(seedDir, "bundle"),
+  ]);
+  const root = join(seedDir, "bundle", "rootfs");
+  const manifest = JSON.parse(
+    readFileSync(join(root, SeedFile.manifest), "utf8"),
+  ) as SeedClusterInfo;
+  if (manifest.seed_cluster_ocp_version !== version) {
+    throw new PrepFailure(
+      `version specified in seed image (${manifest.seed_cluster_ocp_version}) differs from version in spec (${version})`,
+    );
+  }
+  const repo = join(seedDir, "repo");
+  mkdirSync(repo);
+  await run("tar", ["xzf", join(root, SeedFile.ostree), "-C", repo]);
+  // By checksum: the commit's ref binding names the seed's own branch, not our "seed" ref.
+  const checksum = await ostree.revParse("seed", repo);
+  await ostree.pullLocal(repo, checksum);
+  if (!ostree.stateroots().includes(stateroot)) await ostree.osInit(stateroot);
+  if (!ostree.deployments().some(d => d.stateroot === stateroot)) {
+    await ostree.deploy(stateroot, checksum, { kargs: [`ibu=${version}`] });
+  }
+  const d = ostree.deployments().find(x => x.stateroot === stateroot);
+  if (!d) throw new Error(`deploying ${stateroot} left no deployment`);
+  await run("tar", [
+    "xzf",
+    join(root, SeedFile.var),
+    "-C",
+    join(ostree.staterootDir(stateroot), "var"),
+  ]);
+  await run("tar", ["xzf", join(root, SeedFile.etc), "-C", join(d.dir, "etc")]);
+  for (const f of readFileSync(join(root, SeedFile.etcDeletions), "utf8")
+    .split("\n")
+    .filter(Boolean)) {
+    rmSync(join(d.dir, f), { force: true });
+  }
+  // What Upgrade and precache need later: the seed's image list and cluster information.
+  writeFileSync(
+    join(ws, SeedFile.containersList),
+    readFileSync(join(root, SeedFile.containersList)),
+  );
+  writeFileSync(join(ws, SeedFile.manifest), readFileSync(join(root, SeedFile.manifest)));
+  rmSync(seedDir, { recursive: true, force: true });
+}
+
+async function precache(ctx: StageContext, access: RegistryAccess): Promise<void> {
+  const ws = ctx.node.workspace();
+  const store = ctx.node.store();
+  const images = readFileSync(join(ws, SeedFile.containersList), "utf8")
+    .split("\n")
+    .map(s => s.trim())
+    .filter(Boolean);
+  const statusFile = join(ws, "precache_status.json");
+  const status: PrecacheStatus = existsSync(statusFile)
+    ? (JSON.parse(readFileSync(statusFile, "utf8")) as PrecacheStatus)
+    : {
+        total: images.length,
+        pulled: 0,
+        failed: 0,
+        failed_pulls: [],
+        preexisting: images.filter(i => store.has(i)),
+      };
+  const save = (): void => writeFileSync(statusFile, JSON.stringify(status));
+  save();
+  const report = (): Promise<void> =>
+    ctx.progress(
+      `Precache in progress. total: ${status.total} (pulled: ${status.pulled}, failed: ${status.failed})`,
+    );
+  await report();
+  const queue = images.filter(i => !store.has(i));
+  status.pulled = images.length - queue.length;
+  status.failed = 0;
+  status.failed_pulls = [];
+  let lastReport = Date.now();
+  const worker = async (): Promise<void> => {
+    for (let image = queue.shift(); image !== undefined; image = queue.shift()) {
+      try {
+        await store.pull(image, {
+          authfile: access.authfile,
+          tlsVerify: ctx.node.tlsVerifyFor(image),
+        });
+        status.pulled++;
+      } catch {
+        status.failed++;
+        status.failed_pulls.push(image);
+      }
+      save();
+      if (Date.now() - lastReport > 1000) {
+        lastReport = Date.now();
+        await report();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, PULL_THREADS) }, worker));
+  await report();
+  if (status.failed) {
+    throw new PrepFailure(
+      `precache failed to complete: ${status.failed} of ${status.total} images could not be pulled: ${status.failed_pulls.slice(0, 5).join(", ")}`,
+    );
+  }
+}
