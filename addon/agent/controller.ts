@@ -4,8 +4,8 @@
 // observedGeneration and history current. Every reconcile starts from the API and the node,
 // so a restart at any point resumes the stage.
 //
-// Stages implemented so far: Prep and the Idle cleanups (cancel). Upgrade and Rollback are
-// not: the controller does not start them, and says so in the stage's condition.
+// Across a pivot the IBU travels as a file in the stateroot that boots (LCA's ibu.json): the
+// agent restores it from there when it starts in the new stateroot, whose API state is fresh.
 import type { Condition, Ibu, IbuStatus, Stage } from "./ibu-types.js";
 import { IBU_NAME, Msg } from "./ibu-types.js";
 import type { Node } from "./node.js";
@@ -25,10 +25,24 @@ import {
 import type { StageContext, StageOutcome } from "./stages/context.js";
 import { cleanup } from "./stages/idle.js";
 import { prep } from "./stages/prep.js";
+import { rollback, SAVED_IBU, upgrade } from "./stages/upgrade.js";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { staterootName } from "./seed/format.js";
 import { KubeApi, ApiError } from "../shared/kube.js";
 
 export const IBU_PATH = "/apis/lca.openshift.io/v1/imagebasedupgrades";
+
+/** LCA's messages when a stage ends: on the in-progress condition, the completed one, and on failure. */
+const COMPLETION_MESSAGES = {
+  Prep: { phase: Msg.prepCompleted, stage: Msg.prepStageCompleted, failed: Msg.prepFailed },
+  Upgrade: { phase: Msg.upgradeCompleted, stage: Msg.upgradeCompleted, failed: Msg.upgradeFailed },
+  Rollback: {
+    phase: Msg.rollbackCompleted,
+    stage: Msg.rollbackCompleted,
+    failed: Msg.rollbackFailed,
+  },
+} as const;
 
 export interface ControllerOptions {
   readonly api: KubeApi;
@@ -52,8 +66,14 @@ export class IbuController {
     return this.opts.api;
   }
 
-  /** Creates `upgrade` at Idle when it is missing (LCA does at start and when it is deleted). */
+  /**
+   * Restores the IBU saved in the booted stateroot before a pivot (replacing whatever the API
+   * holds), or creates `upgrade` at Idle when it is missing, as LCA does at start and when the
+   * IBU is deleted.
+   */
   async ensureIbu(): Promise<Ibu> {
+    const saved = join(this.opts.node.varOf(this.opts.node.booted().stateroot), SAVED_IBU);
+    if (existsSync(saved)) return this.restoreSaved(saved);
     const existing = await this.api.get<Ibu>(`${IBU_PATH}/${IBU_NAME}`);
     if (existing) return existing;
     const fresh = {
@@ -69,6 +89,27 @@ export class IbuController {
       if (!(err instanceof ApiError && err.status === 409)) throw err;
     }
     return (await this.api.get<Ibu>(`${IBU_PATH}/${IBU_NAME}`))!;
+  }
+
+  private async restoreSaved(file: string): Promise<Ibu> {
+    const saved = JSON.parse(readFileSync(file, "utf8")) as Ibu;
+    await this.api.delete(`${IBU_PATH}/${IBU_NAME}`);
+    const created = await this.api.create<Ibu>(IBU_PATH, {
+      apiVersion: saved.apiVersion,
+      kind: saved.kind,
+      metadata: {
+        name: IBU_NAME,
+        ...(saved.metadata.annotations ? { annotations: saved.metadata.annotations } : {}),
+      },
+      spec: saved.spec,
+    });
+    const restored = await this.api.replace<Ibu>(`${IBU_PATH}/${IBU_NAME}/status`, {
+      ...created,
+      status: saved.status ?? {},
+    });
+    rmSync(file, { force: true });
+    this.log(`restored ImageBasedUpgrade from ${file}`);
+    return restored;
   }
 
   /** One reconcile: returns true when work remains (the caller runs it again soon). */
@@ -110,41 +151,42 @@ export class IbuController {
       () => current,
       next => (current = next),
     );
-    if (stage === "Prep") return this.finishPrep(ctx, await prep(ctx));
+    if (stage === "Prep") return this.finishStage(ctx, "Prep", await prep(ctx));
     if (stage === "Idle") {
       // The Idle condition's reason says which: it survives a restart of the agent.
       const reason = find(current.status?.conditions, "Idle")?.reason;
       const kind = reason === "Finalizing" || reason === "FinalizeFailed" ? "finalize" : "abort";
       return this.finishIdle(ctx.ibu, kind, await cleanup(ctx, kind));
     }
-    // Upgrade and Rollback are not implemented yet: say so where TALM and users look.
-    const type = stage === "Upgrade" ? "UpgradeInProgress" : "RollbackInProgress";
-    const message = `${stage} is not implemented by this version of the ibu-gitops agent${afterPivot ? "" : "; move back to Idle to cancel"}`;
-    const conditions = setCondition(
-      current.status?.conditions ?? [],
-      { type, status: "True", reason: "InProgress", message },
-      this.now(),
-    );
-    await this.writeStatus(current, { ...current.status, conditions });
-    return false;
+    const outcome =
+      stage === "Upgrade" ? await upgrade(ctx, afterPivot) : await rollback(ctx, afterPivot);
+    return this.finishStage(ctx, stage, outcome);
   }
 
-  private async finishPrep(ctx: StageContext, outcome: StageOutcome): Promise<boolean> {
-    const stage = "Prep";
+  /** Records a stage's outcome with LCA's conditions: completed, failed, or nothing (rebooting). */
+  private async finishStage(
+    ctx: StageContext,
+    stage: "Prep" | "Upgrade" | "Rollback",
+    outcome: StageOutcome,
+  ): Promise<boolean> {
+    if (outcome.kind === "rebooting") return false;
     const latest = ctx.ibu;
-    let conditions = [...(latest.status?.conditions ?? [])];
     const now = this.now();
     const gen = latest.metadata.generation;
+    const inProgress = `${stage}InProgress` as const;
+    const completed = `${stage}Completed` as const;
+    const msgs = COMPLETION_MESSAGES[stage];
+    let conditions = [...(latest.status?.conditions ?? [])];
     if (outcome.kind === "failed") {
       conditions = setCondition(
         conditions,
-        { type: "PrepCompleted", status: "False", reason: "Failed", message: Msg.prepFailed },
+        { type: completed, status: "False", reason: "Failed", message: msgs.failed },
         now,
         gen,
       );
       conditions = setCondition(
         conditions,
-        { type: "PrepInProgress", status: "False", reason: "Failed", message: outcome.message },
+        { type: inProgress, status: "False", reason: "Failed", message: outcome.message },
         now,
         gen,
       );
@@ -154,18 +196,13 @@ export class IbuController {
     }
     conditions = setCondition(
       conditions,
-      { type: "PrepInProgress", status: "False", reason: "Completed", message: Msg.prepCompleted },
+      { type: inProgress, status: "False", reason: "Completed", message: msgs.phase },
       now,
       gen,
     );
     conditions = setCondition(
       conditions,
-      {
-        type: "PrepCompleted",
-        status: "True",
-        reason: "Completed",
-        message: Msg.prepStageCompleted,
-      },
+      { type: completed, status: "True", reason: "Completed", message: msgs.stage },
       now,
       gen,
     );
@@ -239,6 +276,10 @@ export class IbuController {
           ...s,
           history: historyStopPhase(s.history ?? [], stage(), phase, now()),
         })),
+      saveIbu: (file, edit) => {
+        const ibu = edit ? edit(get()) : get();
+        writeFileSync(file, JSON.stringify(ibu));
+      },
       pullSecret: async name => {
         const ns = this.opts.namespace ?? "openshift-lifecycle-agent";
         const secret = await this.api.get<{ data?: Record<string, string> }>(

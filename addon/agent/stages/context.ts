@@ -5,7 +5,9 @@ import type { Node } from "../node.js";
 
 export type StageOutcome =
   | { readonly kind: "done"; readonly message?: string }
-  | { readonly kind: "failed"; readonly message: string };
+  | { readonly kind: "failed"; readonly message: string }
+  /** The node is rebooting: the agent ends and resumes in the stateroot it boots. */
+  | { readonly kind: "rebooting" };
 
 export interface StageContext {
   readonly ibu: Ibu;
@@ -14,6 +16,8 @@ export interface StageContext {
   progress(message: string): Promise<void>;
   startPhase(phase: string): Promise<void>;
   stopPhase(phase: string): Promise<void>;
+  /** Writes the IBU as it is now (spec and status) to a file, as LCA saves it across a pivot. */
+  saveIbu(file: string, edit?: (ibu: Ibu) => Ibu): void;
   /** `.dockerconfigjson` of a Secret in the agent's namespace, or undefined. */
   pullSecret(name: string): Promise<string | undefined>;
 }

@@ -1,0 +1,97 @@
+// Upgrade and Rollback, the stages that pivot: the IBU is saved into the stateroot about to
+// boot (its API state will be the seed's, so the IBU comes back from that file), the boot
+// order changes, and the node reboots. After the pivot the saved IBU is restored and the
+// stage completes.
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { setCondition } from "../stage-machine.js";
+import { Msg, type Ibu } from "../ibu-types.js";
+import { staterootName } from "../seed/format.js";
+import type { StageContext, StageOutcome } from "./context.js";
+
+/** LCA's saved-IBU file, relative to a stateroot's /var. */
+export const SAVED_IBU = join("lib", "lca", "ibu.json");
+
+function savedIbuPath(ctx: StageContext, stateroot: string): string {
+  const file = join(ctx.node.varOf(stateroot), SAVED_IBU);
+  mkdirSync(join(file, ".."), { recursive: true });
+  return file;
+}
+
+/** What this version of the agent cannot do yet, said plainly instead of skipped. */
+function unsupported(ibu: Ibu): string | undefined {
+  if (ibu.spec.oadpContent?.length)
+    return "OADP backup and restore (spec.oadpContent) is not implemented by this version of the ibu-gitops agent";
+  if (ibu.spec.extraManifests?.length)
+    return "extra manifests (spec.extraManifests) are not implemented by this version of the ibu-gitops agent";
+  return undefined;
+}
+
+export async function upgrade(ctx: StageContext, afterPivot: boolean): Promise<StageOutcome> {
+  return afterPivot ? postPivot(ctx) : prePivot(ctx);
+}
+
+async function prePivot(ctx: StageContext): Promise<StageOutcome> {
+  const missing = unsupported(ctx.ibu);
+  if (missing) return { kind: "failed", message: missing };
+  const version = ctx.ibu.spec.seedImageRef?.version ?? "";
+  const target = staterootName(version);
+  const { ostree } = ctx.node;
+  const booted = ctx.node.booted().stateroot;
+  const next = ostree.deployments().find(d => d.stateroot === target);
+  if (!next)
+    return { kind: "failed", message: `stateroot ${target} is not deployed: run Prep again` };
+  await ctx.startPhase("PrePivot");
+  await ctx.progress(Msg.inProgress);
+  await ctx.stopPhase("PrePivot");
+  // The new stateroot gets the IBU as it is; the old one a copy that reads as a failed
+  // upgrade, which is what the cluster should say if it ever boots back unplanned.
+  ctx.saveIbu(savedIbuPath(ctx, target));
+  ctx.saveIbu(savedIbuPath(ctx, booted), ibu => {
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    let conditions = setCondition(
+      ibu.status?.conditions ?? [],
+      { type: "UpgradeCompleted", status: "False", reason: "Failed", message: Msg.upgradeFailed },
+      now,
+    );
+    conditions = setCondition(
+      conditions,
+      {
+        type: "UpgradeInProgress",
+        status: "False",
+        reason: "Failed",
+        message: "Uncontrolled rollback",
+      },
+      now,
+    );
+    return { ...ibu, status: { ...ibu.status, conditions } };
+  });
+  await ostree.setDefault(next);
+  await ctx.node.boot.reboot("System will now reboot for upgrade");
+  return { kind: "rebooting" };
+}
+
+async function postPivot(ctx: StageContext): Promise<StageOutcome> {
+  await ctx.startPhase("PostPivot");
+  await ctx.stopPhase("PostPivot");
+  return { kind: "done", message: Msg.upgradeCompleted };
+}
+
+/** Rollback: boot the original stateroot again; once booted there, the stage is complete. */
+export async function rollback(ctx: StageContext, afterPivot: boolean): Promise<StageOutcome> {
+  if (!afterPivot) return { kind: "done", message: Msg.rollbackCompleted };
+  const { ostree } = ctx.node;
+  const booted = ctx.node.booted().stateroot;
+  const original = ostree.deployments().find(d => d.stateroot !== booted);
+  if (!original) return { kind: "failed", message: "no other deployment to roll back to" };
+  await ctx.progress("Initiating rollback");
+  await ostree.setDefault(original);
+  await ctx.progress("Completing rollback");
+  ctx.saveIbu(savedIbuPath(ctx, original.stateroot), ibu => {
+    const status = { ...ibu.status };
+    delete (status as { rollbackAvailabilityExpiration?: string }).rollbackAvailabilityExpiration;
+    return { ...ibu, status };
+  });
+  await ctx.node.boot.reboot("System will now reboot for rollback");
+  return { kind: "rebooting" };
+}
