@@ -61,6 +61,7 @@ export class Agent {
         try {
           if (!(await this.controller.reconcile())) return;
           backoff = 500;
+          await sleep(1000, signal); // work remains (waiting on Velero, say): look again shortly
         } catch (err) {
           this.log(`reconcile: ${(err as Error).message}; retrying in ${backoff} ms`);
           await sleep(backoff, signal);

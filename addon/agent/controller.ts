@@ -170,6 +170,7 @@ export class IbuController {
     outcome: StageOutcome,
   ): Promise<boolean> {
     if (outcome.kind === "rebooting") return false;
+    if (outcome.kind === "waiting") return true;
     const latest = ctx.ibu;
     const now = this.now();
     const gen = latest.metadata.generation;
@@ -252,6 +253,7 @@ export class IbuController {
         return get();
       },
       node: this.opts.node,
+      api: this.api,
       progress: message =>
         update(s => ({
           ...s,

@@ -125,6 +125,48 @@ export class KubeApi {
       throw new ApiError(res.status, `DELETE ${path}: ${statusMessage(res)}`);
   }
 
+  private readonly discovery = new Map<
+    string,
+    Array<{ name: string; kind: string; namespaced: boolean }>
+  >();
+
+  /**
+   * The REST path of an object (or of its collection, with `collection`), found through API
+   * discovery, which is cached per group version.
+   */
+  async pathOf(
+    obj: { apiVersion: string; kind: string; metadata?: { name?: string; namespace?: string } },
+    collection = false,
+  ): Promise<string> {
+    const base = obj.apiVersion.includes("/")
+      ? `/apis/${obj.apiVersion}`
+      : `/api/${obj.apiVersion}`;
+    let resources = this.discovery.get(base);
+    if (!resources) {
+      const list = await this.get<{
+        resources: Array<{ name: string; kind: string; namespaced: boolean }>;
+      }>(base);
+      if (!list) throw new ApiError(404, `${obj.apiVersion} is not served`);
+      resources = list.resources;
+      this.discovery.set(base, resources);
+    }
+    const r = resources.find(x => x.kind === obj.kind && !x.name.includes("/"));
+    if (!r) throw new ApiError(404, `${obj.apiVersion} serves no kind ${obj.kind}`);
+    const ns = r.namespaced ? `/namespaces/${obj.metadata?.namespace ?? "default"}` : "";
+    return `${base}${ns}/${r.name}${collection ? "" : `/${obj.metadata?.name ?? ""}`}`;
+  }
+
+  /** Creates `obj`, or replaces it when it exists (carrying over the resourceVersion). */
+  async apply<T>(obj: KubeObject): Promise<T> {
+    const path = await this.pathOf(obj);
+    const existing = await this.get<KubeObject>(path);
+    if (!existing) return this.create<T>(await this.pathOf(obj, true), obj);
+    return this.replace<T>(path, {
+      ...obj,
+      metadata: { ...obj.metadata, resourceVersion: existing.metadata?.resourceVersion },
+    });
+  }
+
   async mergePatch<T>(path: string, patch: unknown): Promise<T> {
     const res = await this.request("PATCH", path, patch, "application/merge-patch+json");
     if (res.status !== 200) throw new ApiError(res.status, `PATCH ${path}: ${statusMessage(res)}`);

@@ -12,7 +12,9 @@ import { buildSeed } from "../../addon/agent/seed/build.js";
 import { defaultClusterInfo } from "../../addon/agent/seed/format.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
-import { loadOwnCrds } from "../support/crds.js";
+import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
+import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
+import { stringify } from "yaml";
 import { pushTinyImage } from "../support/images.js";
 import { TestRegistry } from "../support/registry.js";
 import { SandboxNode } from "../support/sandbox-node.js";
@@ -39,7 +41,8 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       TestRegistry.start(),
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
-    await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
+    const velero = (await loadThirdPartyCrds()).filter(s => s.crd.spec.group === "velero.io");
+    await cp.cluster("sno").installCrds([...loadOwnCrds(), ...velero].map(s => s.crd));
     const image = `${registry.host}/ocp/release:4.18.1`;
     await pushTinyImage(image);
     seed = `${registry.host}/seeds/sno:4.18.1`;
@@ -65,6 +68,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
   });
 
   async function boot(): Promise<void> {
+    await api.delete(IBU); // each test starts from a fresh cluster state
     spoke = await makeSysroot("4.17.0", { hostname: "sno-1" });
     storeRoot = mkdtempSync(join(tmpdir(), "ibu-store-"));
     sandbox = new SandboxNode(spoke, api, {
@@ -100,6 +104,70 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     const current = (await api.get<Ibu>(IBU))!;
     await api.replace(IBU, { ...current, spec: { ...current.spec, stage, ...extra } });
   }
+
+  async function ensureNamespace(name: string): Promise<void> {
+    await api.request("POST", "/api/v1/namespaces", {
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name },
+    });
+  }
+
+  /** The oadp-cm ConfigMap (a Backup/Restore pair per name) and an extra-manifests ConfigMap. */
+  async function writeManifests(
+    pairs: Array<{ name: string; wave: string; backupPhase?: string }>,
+  ): Promise<void> {
+    await ensureNamespace("openshift-adp");
+    await ensureNamespace("openshift-lifecycle-agent");
+    const docs = pairs.flatMap(p => [
+      {
+        apiVersion: "velero.io/v1",
+        kind: "Backup",
+        metadata: {
+          name: p.name,
+          namespace: "openshift-adp",
+          annotations: p.backupPhase ? { [VELERO_PHASE_ANNOTATION]: p.backupPhase } : {},
+        },
+        spec: { includedNamespaces: [p.name] },
+      },
+      {
+        apiVersion: "velero.io/v1",
+        kind: "Restore",
+        metadata: {
+          name: p.name,
+          namespace: "openshift-adp",
+          annotations: { "lca.openshift.io/apply-wave": p.wave },
+        },
+        spec: { backupName: p.name },
+      },
+    ]);
+    const extra = {
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name: "site-config",
+        namespace: "default",
+        annotations: { "lca.openshift.io/apply-wave": "1" },
+      },
+      data: { applied: "after the pivot" },
+    };
+    for (const [name, ns, data] of [
+      [
+        "oadp-cm",
+        "openshift-adp",
+        { "backup-restore.yaml": docs.map(d => stringify(d)).join("---\n") },
+      ],
+      ["extra-manifests", "openshift-lifecycle-agent", { "site.yaml": stringify(extra) }],
+    ] as const) {
+      const cm = { apiVersion: "v1", kind: "ConfigMap", metadata: { name, namespace: ns }, data };
+      await api.apply(cm);
+    }
+  }
+
+  const manifestSpec = {
+    oadpContent: [{ name: "oadp-cm", namespace: "openshift-adp" }],
+    extraManifests: [{ name: "extra-manifests", namespace: "openshift-lifecycle-agent" }],
+  };
 
   const booted = (): string | undefined =>
     bootedDeployment(spoke!.ostree, new SandboxBoot(spoke!.dir, () => undefined))?.stateroot;
@@ -195,6 +263,111 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     expect(res.status).toBe(422);
     expect((res.body as { message: string }).message).toMatch(
       /the stage transition is not permitted/,
+    );
+  });
+
+  it("backs up before the pivot and restores and applies extra manifests after it, wave by wave", async () => {
+    const velero = new VeleroPhaseFixture(api).start();
+    try {
+      await writeManifests([
+        { name: "klusterlet", wave: "1" },
+        { name: "app", wave: "2" },
+      ]);
+      await boot();
+      await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...manifestSpec });
+      await waitFor(
+        "PrepCompleted",
+        i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
+      );
+      await setStage("Upgrade");
+      await waitFor(
+        "UpgradeCompleted",
+        i => cond(i, "UpgradeCompleted") === "True/Completed/Upgrade completed",
+        60_000,
+      );
+      const phase = async (plural: string, name: string): Promise<string | undefined> =>
+        (
+          await api.get<{ status?: { phase?: string } }>(
+            `/apis/velero.io/v1/namespaces/openshift-adp/${plural}/${name}`,
+          )
+        )?.status?.phase;
+      for (const name of ["klusterlet", "app"]) {
+        expect(await phase("backups", name)).toBe("Completed");
+        expect(await phase("restores", name)).toBe("Completed");
+      }
+      expect(
+        (await api.get<{ data: object }>("/api/v1/namespaces/default/configmaps/site-config"))
+          ?.data,
+      ).toEqual({ applied: "after the pivot" });
+      await setStage("Idle");
+      await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
+      const dbrs = await api.get<{ items: Array<{ spec: { backupName: string } }> }>(
+        "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests",
+      );
+      expect(dbrs?.items.map(d => d.spec.backupName).sort()).toEqual(["app", "klusterlet"]);
+    } finally {
+      await velero.stop();
+    }
+  });
+
+  it("fails Upgrade before the pivot when a Backup fails, and a cancel returns to Idle on the original stateroot", async () => {
+    const velero = new VeleroPhaseFixture(api).start();
+    try {
+      for (const plural of ["backups", "restores", "deletebackuprequests"]) {
+        const list = await api.get<{ items: Array<{ metadata: { name: string } }> }>(
+          `/apis/velero.io/v1/namespaces/openshift-adp/${plural}`,
+        );
+        for (const o of list?.items ?? [])
+          await api.delete(
+            `/apis/velero.io/v1/namespaces/openshift-adp/${plural}/${o.metadata.name}`,
+          );
+      }
+      await writeManifests([{ name: "broken", wave: "1", backupPhase: "PartiallyFailed" }]);
+      await boot();
+      await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...manifestSpec });
+      await waitFor(
+        "PrepCompleted",
+        i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
+      );
+      await setStage("Upgrade");
+      const failed = await waitFor(
+        "UpgradeCompleted",
+        i => cond(i, "UpgradeCompleted") !== undefined,
+      );
+      expect(cond(failed, "UpgradeCompleted")).toBe("False/Failed/Upgrade failed");
+      expect(cond(failed, "UpgradeInProgress")).toBe("False/Failed/Failed backup CRs: broken");
+      expect(failed.status?.validNextStages).toEqual(["Idle"]);
+      expect(booted()).toBe("rhcos_4.17.0");
+      await setStage("Idle");
+      await waitFor("Idle after cancel", i => cond(i, "Idle") === "True/Idle/Idle");
+      expect(spoke!.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+    } finally {
+      await velero.stop();
+    }
+  });
+
+  it("fails Prep when OADP content does not pair every Backup with a Restore (LCA's message)", async () => {
+    await ensureNamespace("openshift-adp");
+    const lonely = {
+      apiVersion: "velero.io/v1",
+      kind: "Backup",
+      metadata: { name: "lonely", namespace: "openshift-adp" },
+      spec: {},
+    };
+    await api.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "oadp-unpaired", namespace: "openshift-adp" },
+      data: { "b.yaml": stringify(lonely) },
+    });
+    await boot();
+    await setStage("Prep", {
+      seedImageRef: { image: seed, version: "4.18.1" },
+      oadpContent: [{ name: "oadp-unpaired", namespace: "openshift-adp" }],
+    });
+    const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+    expect(cond(failed, "PrepInProgress")).toBe(
+      "False/Failed/failed to validate IBU spec: Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.",
     );
   });
 });

@@ -2,16 +2,21 @@
 // IBU status right away (messages and history phases), as LCA does.
 import type { Ibu } from "../ibu-types.js";
 import type { Node } from "../node.js";
+import type { KubeApi } from "../../shared/kube.js";
 
 export type StageOutcome =
   | { readonly kind: "done"; readonly message?: string }
   | { readonly kind: "failed"; readonly message: string }
   /** The node is rebooting: the agent ends and resumes in the stateroot it boots. */
-  | { readonly kind: "rebooting" };
+  | { readonly kind: "rebooting" }
+  /** Waiting on something else (Velero): run the stage again shortly. */
+  | { readonly kind: "waiting" };
 
 export interface StageContext {
   readonly ibu: Ibu;
   readonly node: Node;
+  /** The spoke's API, as the agent. */
+  readonly api: KubeApi;
   /** Sets the stage's in-progress condition message (status stays InProgress). */
   progress(message: string): Promise<void>;
   startPhase(phase: string): Promise<void>;

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { SeedFile } from "../seed/format.js";
 import type { StageContext, StageOutcome } from "./context.js";
 import type { PrecacheStatus } from "./prep.js";
+import { deleteBackups } from "./oadp.js";
 
 export async function cleanup(
   ctx: StageContext,
@@ -38,6 +39,7 @@ export async function cleanup(
       .filter(Boolean);
     await ctx.node.store().remove(images.filter(i => !status.preexisting.includes(i)));
   });
+  await step("failed to delete backups", () => deleteBackups(ctx.api));
   await step("failed to remove the workspace", () => rmSync(ws, { recursive: true, force: true }));
   if (errors.length) {
     return {

@@ -15,6 +15,7 @@ import {
 } from "../seed/format.js";
 import type { StageContext, StageOutcome } from "./context.js";
 import { compareVersions } from "./versions.js";
+import { loadOadpContent, objectsFromConfigMaps, oadpProblem } from "./oadp.js";
 
 /** Parallel image pulls during precache (LCA's MAX_PULL_THREADS defaults to 10). */
 const PULL_THREADS = Number(process.env.IBU_GITOPS_PULL_THREADS ?? 4);
@@ -48,6 +49,7 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
     const access = ctx.node.access(seed.image, secret);
     if (!marker(ws, "seed-validated")) {
       await validateSeed(ctx, seed.image, seed.version, access);
+      await validateManifests(ctx);
       setMarker(ws, "seed-validated");
     }
     if (!marker(ws, "stateroot-done")) {
@@ -129,6 +131,20 @@ async function validateSeed(
     throw new PrepFailure(
       `version specified in seed image (${info.seed_cluster_ocp_version}) differs from version in spec (${version})`,
     );
+  }
+}
+
+/** The OADP and extra-manifest ConfigMaps exist, and the OADP content pairs Backups with Restores. */
+async function validateManifests(ctx: StageContext): Promise<void> {
+  const { oadpContent = [], extraManifests = [] } = ctx.ibu.spec;
+  try {
+    if (oadpContent.length) {
+      const problem = oadpProblem(await loadOadpContent(ctx.api, oadpContent));
+      if (problem) throw new Error(problem);
+    }
+    if (extraManifests.length) await objectsFromConfigMaps(ctx.api, extraManifests);
+  } catch (err) {
+    throw new PrepFailure(`failed to validate IBU spec: ${(err as Error).message}`);
   }
 }
 

@@ -2,10 +2,17 @@
 // boot (its API state will be the seed's, so the IBU comes back from that file), the boot
 // order changes, and the node reboots. After the pivot the saved IBU is restored and the
 // stage completes.
-import { mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { setCondition } from "../stage-machine.js";
-import { Msg, type Ibu } from "../ibu-types.js";
+import { Msg } from "../ibu-types.js";
+import {
+  exportInWaves,
+  importWaves,
+  loadOadpContent,
+  objectsFromConfigMaps,
+  runInWaves,
+} from "./oadp.js";
 import { staterootName } from "../seed/format.js";
 import type { StageContext, StageOutcome } from "./context.js";
 
@@ -18,22 +25,16 @@ function savedIbuPath(ctx: StageContext, stateroot: string): string {
   return file;
 }
 
-/** What this version of the agent cannot do yet, said plainly instead of skipped. */
-function unsupported(ibu: Ibu): string | undefined {
-  if (ibu.spec.oadpContent?.length)
-    return "OADP backup and restore (spec.oadpContent) is not implemented by this version of the ibu-gitops agent";
-  if (ibu.spec.extraManifests?.length)
-    return "extra manifests (spec.extraManifests) are not implemented by this version of the ibu-gitops agent";
-  return undefined;
-}
+const restoresDir = (ctx: StageContext, stateroot: string): string =>
+  join(ctx.node.varOf(stateroot), "opt", "OADP", "veleroRestore");
+const manifestsDir = (ctx: StageContext, stateroot: string): string =>
+  join(ctx.node.varOf(stateroot), "opt", "extra-manifests");
 
 export async function upgrade(ctx: StageContext, afterPivot: boolean): Promise<StageOutcome> {
   return afterPivot ? postPivot(ctx) : prePivot(ctx);
 }
 
 async function prePivot(ctx: StageContext): Promise<StageOutcome> {
-  const missing = unsupported(ctx.ibu);
-  if (missing) return { kind: "failed", message: missing };
   const version = ctx.ibu.spec.seedImageRef?.version ?? "";
   const target = staterootName(version);
   const { ostree } = ctx.node;
@@ -42,6 +43,24 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   if (!next)
     return { kind: "failed", message: `stateroot ${target} is not deployed: run Prep again` };
   await ctx.startPhase("PrePivot");
+  const { oadpContent = [], extraManifests = [] } = ctx.ibu.spec;
+  if (oadpContent.length) {
+    await ctx.progress("Backing up Application Data");
+    const content = await loadOadpContent(ctx.api, oadpContent);
+    const result = await runInWaves(ctx.api, content.backups);
+    if (result.kind === "failed")
+      return { kind: "failed", message: `Failed backup CRs: ${result.names.join(",")}` };
+    if (result.kind === "waiting") {
+      await ctx.progress("Backup of Application Data is in progress");
+      return { kind: "waiting" };
+    }
+    await ctx.progress("Exporting Application Configuration");
+    exportInWaves(content.restores, restoresDir(ctx, target));
+  }
+  if (extraManifests.length) {
+    await ctx.progress("Exporting Policy and Config Manifests");
+    exportInWaves(await objectsFromConfigMaps(ctx.api, extraManifests), manifestsDir(ctx, target));
+  }
   await ctx.progress(Msg.inProgress);
   await ctx.stopPhase("PrePivot");
   // The new stateroot gets the IBU as it is; the old one a copy that reads as a failed
@@ -73,6 +92,35 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
 
 async function postPivot(ctx: StageContext): Promise<StageOutcome> {
   await ctx.startPhase("PostPivot");
+  const booted = ctx.node.booted().stateroot;
+  const manifests = manifestsDir(ctx, booted);
+  if (existsSync(manifests)) {
+    await ctx.progress("Applying Config Manifests");
+    try {
+      for (const wave of importWaves(manifests)) for (const obj of wave) await ctx.api.apply(obj);
+    } catch (err) {
+      return {
+        kind: "failed",
+        message: `Failed to apply config manifests: ${(err as Error).message}`,
+      };
+    }
+    rmSync(manifests, { recursive: true, force: true });
+  }
+  const restores = restoresDir(ctx, booted);
+  if (existsSync(restores)) {
+    await ctx.progress("Restoring Application Data");
+    const result = await runInWaves(
+      ctx.api,
+      importWaves(restores).flat() as Parameters<typeof runInWaves>[1],
+    );
+    if (result.kind === "failed")
+      return { kind: "failed", message: `Failed restore CRs: ${result.names.join(",")}` };
+    if (result.kind === "waiting") {
+      await ctx.progress("Restore of Application Data is in progress");
+      return { kind: "waiting" };
+    }
+    rmSync(join(restores, ".."), { recursive: true, force: true });
+  }
   await ctx.stopPhase("PostPivot");
   return { kind: "done", message: Msg.upgradeCompleted };
 }

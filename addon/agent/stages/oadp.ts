@@ -1,0 +1,181 @@
+// OADP and extra manifests around the pivot, as LCA does them: Backups from the oadpContent
+// ConfigMaps run before the pivot in apply-wave order; the Restores and the extra manifests
+// are written into the new stateroot and applied there after the pivot, wave by wave.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { parseAllDocuments, stringify } from "yaml";
+import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
+
+export const APPLY_WAVE = "lca.openshift.io/apply-wave";
+export const OADP_NAMESPACE = "openshift-adp";
+const BACKUP_LABEL = "ibu-gitops.dev/backup";
+
+type Ref = { readonly name: string; readonly namespace: string };
+type Velero = KubeObject & {
+  metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
+  spec?: { backupName?: string };
+};
+
+/** Every object in the ConfigMaps' data, in ConfigMap, key and document order. */
+export async function objectsFromConfigMaps(
+  api: KubeApi,
+  refs: readonly Ref[],
+): Promise<KubeObject[]> {
+  const out: KubeObject[] = [];
+  for (const ref of refs) {
+    const cm = await api.get<{ data?: Record<string, string> }>(
+      `/api/v1/namespaces/${ref.namespace}/configmaps/${ref.name}`,
+    );
+    if (!cm) throw new Error(`the ConfigMap ${ref.namespace}/${ref.name} does not exist`);
+    for (const key of Object.keys(cm.data ?? {}).sort()) {
+      for (const doc of parseAllDocuments(cm.data![key]!)) {
+        if (doc.errors.length)
+          throw new Error(
+            `ConfigMap ${ref.namespace}/${ref.name} key ${key}: ${doc.errors[0]!.message}`,
+          );
+        const obj = doc.toJS() as KubeObject | null;
+        if (obj) out.push(obj);
+      }
+    }
+  }
+  return out;
+}
+
+export interface OadpContent {
+  readonly backups: Velero[];
+  readonly restores: Velero[];
+}
+
+/** Velero Backups and Restores of the oadpContent ConfigMaps (other kinds are ignored, as LCA does). */
+export async function loadOadpContent(api: KubeApi, refs: readonly Ref[]): Promise<OadpContent> {
+  const objs = (await objectsFromConfigMaps(api, refs)) as Velero[];
+  const velero = objs.filter(o => o.apiVersion === "velero.io/v1");
+  return {
+    backups: velero.filter(o => o.kind === "Backup"),
+    restores: velero.filter(o => o.kind === "Restore"),
+  };
+}
+
+/** LCA's Prep check of OADP content: Backups and Restores paired one to one. */
+export function oadpProblem(c: OadpContent): string | undefined {
+  const names = new Set(c.backups.map(b => b.metadata.name));
+  const paired = c.restores.every(r => r.spec?.backupName && names.has(r.spec.backupName));
+  if (!c.backups.length || c.backups.length !== c.restores.length || !paired) {
+    return "Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.";
+  }
+  return undefined;
+}
+
+/** Groups by apply-wave, ascending; objects without a wave come last; ties by name. */
+export function byWave<
+  T extends { metadata: { name: string; annotations?: Record<string, string> } },
+>(objs: readonly T[]): T[][] {
+  const wave = (o: T): number => {
+    const w = Number(o.metadata.annotations?.[APPLY_WAVE]);
+    return Number.isInteger(w) ? w : Number.MAX_SAFE_INTEGER;
+  };
+  const sorted = [...objs].sort(
+    (a, b) => wave(a) - wave(b) || a.metadata.name.localeCompare(b.metadata.name),
+  );
+  const groups: T[][] = [];
+  for (const o of sorted) {
+    const last = groups.at(-1);
+    if (last && wave(last[0]!) === wave(o)) last.push(o);
+    else groups.push([o]);
+  }
+  return groups;
+}
+
+export type RunResult =
+  { kind: "done" } | { kind: "waiting" } | { kind: "failed"; names: string[] };
+
+/** Velero's phases, as LCA maps them. */
+function phaseOf(
+  o: { status?: { phase?: string } } | undefined,
+): "succeeded" | "failed" | "pending" | "progressing" {
+  const p = o?.status?.phase ?? "";
+  if (p === "Completed") return "succeeded";
+  if (["Failed", "PartiallyFailed", "FailedValidation"].includes(p)) return "failed";
+  return p ? "progressing" : "pending";
+}
+
+/** Runs Velero objects wave by wave: creates a wave's objects, and the next wave only once all succeeded. */
+export async function runInWaves(api: KubeApi, objs: readonly Velero[]): Promise<RunResult> {
+  for (const wave of byWave(objs)) {
+    const states: Array<{ name: string; phase: ReturnType<typeof phaseOf> }> = [];
+    for (const o of wave) {
+      const obj = {
+        ...o,
+        metadata: {
+          ...o.metadata,
+          namespace: o.metadata.namespace ?? OADP_NAMESPACE,
+          labels: { ...(o.metadata.labels as object), [BACKUP_LABEL]: o.metadata.name },
+        },
+      };
+      const path = await api.pathOf(obj);
+      let current = await api.get<{ status?: { phase?: string } }>(path);
+      if (!current) {
+        try {
+          current = await api.create(await api.pathOf(obj, true), obj);
+        } catch (err) {
+          if (!(err instanceof ApiError && err.status === 409)) throw err;
+        }
+      }
+      states.push({ name: o.metadata.name, phase: phaseOf(current) });
+    }
+    const failed = states.filter(s => s.phase === "failed").map(s => s.name);
+    if (failed.length) return { kind: "failed", names: failed };
+    if (states.some(s => s.phase !== "succeeded")) return { kind: "waiting" };
+  }
+  return { kind: "done" };
+}
+
+/** Writes objects as files, one folder per wave: <dir>/group<N>/<i>_<Kind>_<name>_<ns>.yaml. */
+export function exportInWaves(objs: readonly KubeObject[], dir: string): void {
+  rmSync(dir, { recursive: true, force: true });
+  byWave(objs as Velero[]).forEach((wave, n) => {
+    const group = join(dir, `group${n + 1}`);
+    mkdirSync(group, { recursive: true });
+    wave.forEach((o, i) =>
+      writeFileSync(
+        join(group, `${i + 1}_${o.kind}_${o.metadata.name}_${o.metadata.namespace ?? ""}.yaml`),
+        stringify(o),
+      ),
+    );
+  });
+}
+
+/** The waves written by exportInWaves, in order. */
+export function importWaves(dir: string): KubeObject[][] {
+  if (!existsSync(dir)) return [];
+  const groups = readdirSync(dir)
+    .filter(d => /^group\d+$/.test(d))
+    .sort((a, b) => Number(a.slice(5)) - Number(b.slice(5)));
+  return groups.map(g =>
+    readdirSync(join(dir, g))
+      .sort((a, b) => parseInt(a, 10) - parseInt(b, 10))
+      .map(f => parseAllDocuments(readFileSync(join(dir, g, f), "utf8"))[0]!.toJS() as KubeObject),
+  );
+}
+
+/** After a finalize or cancel: ask Velero to delete the backups this upgrade made. */
+export async function deleteBackups(api: KubeApi): Promise<void> {
+  const list = await api
+    .get<{ items: Velero[] }>(
+      `/apis/velero.io/v1/namespaces/${OADP_NAMESPACE}/backups?labelSelector=${encodeURIComponent(BACKUP_LABEL)}`,
+    )
+    .catch(() => undefined);
+  for (const b of list?.items ?? []) {
+    const dbr = {
+      apiVersion: "velero.io/v1",
+      kind: "DeleteBackupRequest",
+      metadata: { name: `${b.metadata.name}-delete`, namespace: OADP_NAMESPACE },
+      spec: { backupName: b.metadata.name },
+    };
+    await api
+      .create(`/apis/velero.io/v1/namespaces/${OADP_NAMESPACE}/deletebackuprequests`, dbr)
+      .catch((err: unknown) => {
+        if (!(err instanceof ApiError && err.status === 409)) throw err;
+      });
+  }
+}
