@@ -26,12 +26,15 @@ import type { StageContext, StageOutcome } from "./stages/context.js";
 import { cleanup } from "./stages/idle.js";
 import { prep } from "./stages/prep.js";
 import { rollback, SAVED_IBU, upgrade } from "./stages/upgrade.js";
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { staterootName } from "./seed/format.js";
 import { KubeApi, ApiError } from "../shared/kube.js";
 
 export const IBU_PATH = "/apis/lca.openshift.io/v1/imagebasedupgrades";
+
+/** Field added to a saved IBU file: the boot it was saved in. */
+const SAVED_AT_BOOT = "ibuGitopsSavedAtBoot";
 
 /** LCA's messages when a stage ends: on the in-progress condition, the completed one, and on failure. */
 const COMPLETION_MESSAGES = {
@@ -73,7 +76,7 @@ export class IbuController {
    */
   async ensureIbu(): Promise<Ibu> {
     const saved = join(this.opts.node.varOf(this.opts.node.booted().stateroot), SAVED_IBU);
-    if (existsSync(saved)) return this.restoreSaved(saved);
+    if (existsSync(saved) && this.savedBeforeThisBoot(saved)) return this.restoreSaved(saved);
     const existing = await this.api.get<Ibu>(`${IBU_PATH}/${IBU_NAME}`);
     if (existing) return existing;
     const fresh = {
@@ -89,6 +92,17 @@ export class IbuController {
       if (!(err instanceof ApiError && err.status === 409)) throw err;
     }
     return (await this.api.get<Ibu>(`${IBU_PATH}/${IBU_NAME}`))!;
+  }
+
+  /**
+   * A saved IBU is restored only after a reboot: when the agent merely restarted (it crashed
+   * between saving and rebooting), the API still holds the live IBU and the file waits.
+   */
+  private savedBeforeThisBoot(file: string): boolean {
+    const savedAt = (JSON.parse(readFileSync(file, "utf8")) as { [SAVED_AT_BOOT]?: string })[
+      SAVED_AT_BOOT
+    ];
+    return savedAt !== this.opts.node.boot.bootId();
   }
 
   private async restoreSaved(file: string): Promise<Ibu> {
@@ -280,7 +294,12 @@ export class IbuController {
         })),
       saveIbu: (file, edit) => {
         const ibu = edit ? edit(get()) : get();
-        writeFileSync(file, JSON.stringify(ibu));
+        // Written to a temp file and renamed: a crash never leaves half a saved IBU.
+        writeFileSync(
+          `${file}.tmp`,
+          JSON.stringify({ ...ibu, [SAVED_AT_BOOT]: this.opts.node.boot.bootId() }),
+        );
+        renameSync(`${file}.tmp`, file);
       },
       pullSecret: async name => {
         const ns = this.opts.namespace ?? "openshift-lifecycle-agent";

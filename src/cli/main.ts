@@ -23,6 +23,9 @@ commands:
   seed build --sysroot dir --version v --image registry/repo:tag [--stateroot name]
             [--cluster-info file.json] [--images-file file] [--tls-verify=false] [--authfile file]
             build a seed image (LCA format 4) from a stateroot and push it
+  agent     [--kubeconfig file] [--sysroot /sysroot] [--boot host|sandbox] [--insecure-registry host:port]...
+            [--image-store dir] [--namespace openshift-lifecycle-agent]
+            run the spoke agent: serve the ImageBasedUpgrade API and do each stage's node work
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -49,6 +52,10 @@ async function main(argv: string[]): Promise<number> {
       "images-file": { type: "string" },
       "tls-verify": { type: "string", default: "true" },
       authfile: { type: "string" },
+      boot: { type: "string", default: "host" },
+      "insecure-registry": { type: "string", multiple: true },
+      "image-store": { type: "string" },
+      namespace: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -103,6 +110,20 @@ async function main(argv: string[]): Promise<number> {
           imagesFile: values["images-file"],
           tlsVerify: values["tls-verify"] !== "false",
           authfile: values.authfile,
+        },
+        log,
+      );
+    }
+    case "agent": {
+      const { runAgent } = await import("./agent.js");
+      return runAgent(
+        {
+          kubeconfig: values.kubeconfig,
+          sysroot: values.sysroot ?? "/sysroot",
+          boot: values.boot ?? "host",
+          insecureRegistries: values["insecure-registry"] ?? [],
+          imageStore: values["image-store"],
+          namespace: values.namespace,
         },
         log,
       );

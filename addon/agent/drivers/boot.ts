@@ -3,6 +3,7 @@
 // the "kernel command line" is a file in the sysroot, and a reboot ends the agent so the
 // harness can "power on" the default deployment (sandboxPowerOn) and start the agent again.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { run } from "../exec.js";
 import { bootEntries, type Deployment, type OstreeDriver } from "./ostree.js";
@@ -10,6 +11,8 @@ import { bootEntries, type Deployment, type OstreeDriver } from "./ostree.js";
 export interface BootDriver {
   /** The kernel command line the node booted with. */
   cmdline(): string;
+  /** Changes on every boot: tells a restart of the agent from a reboot of the node. */
+  bootId(): string;
   /** Reboots into the default deployment. Does not return on a node; ends the process in a sandbox. */
   reboot(reason: string): Promise<void>;
 }
@@ -17,6 +20,10 @@ export interface BootDriver {
 export class HostBoot implements BootDriver {
   cmdline(): string {
     return readFileSync("/proc/cmdline", "utf8");
+  }
+
+  bootId(): string {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   }
 
   async reboot(reason: string): Promise<void> {
@@ -51,6 +58,15 @@ export class SandboxBoot implements BootDriver {
     return existsSync(f) ? readFileSync(f, "utf8") : "";
   }
 
+  static bootIdFile(sysroot: string): string {
+    return join(sysroot, ".ibu-gitops", "boot-id");
+  }
+
+  bootId(): string {
+    const f = SandboxBoot.bootIdFile(this.sysroot);
+    return existsSync(f) ? readFileSync(f, "utf8").trim() : "";
+  }
+
   reboot(reason: string): Promise<void> {
     writeFileSync(SandboxBoot.rebootMarker(this.sysroot), `${reason}\n`);
     this.exit(0);
@@ -65,6 +81,7 @@ export function sandboxPowerOn(sysroot: string): void {
     throw new Error(`no boot loader entries in ${sysroot}/boot/loader/entries: nothing to boot`);
   mkdirSync(join(sysroot, ".ibu-gitops"), { recursive: true });
   writeFileSync(SandboxBoot.cmdlineFile(sysroot), `${options}\n`);
+  writeFileSync(SandboxBoot.bootIdFile(sysroot), `${randomUUID()}\n`);
   rmSync(SandboxBoot.rebootMarker(sysroot), { force: true });
 }
 

@@ -1,0 +1,42 @@
+// `ibu-gitops agent`: the spoke agent. On a node it runs in the addon's privileged pod with the
+// host's /sysroot; in tests and the demo it runs against a sandbox sysroot, where a reboot ends
+// the process and the harness powers the node on into its default deployment.
+import * as k8s from "@kubernetes/client-node";
+import { Agent } from "../../addon/agent/agent.js";
+import { HostBoot, SandboxBoot, type BootDriver } from "../../addon/agent/drivers/boot.js";
+import { OstreeDriver } from "../../addon/agent/drivers/ostree.js";
+import { Node } from "../../addon/agent/node.js";
+import { KubeApi } from "../../addon/shared/kube.js";
+
+export interface AgentArgs {
+  readonly kubeconfig?: string;
+  readonly sysroot: string;
+  readonly boot: string;
+  readonly insecureRegistries: readonly string[];
+  readonly imageStore?: string;
+  readonly namespace?: string;
+}
+
+export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<number> {
+  if (a.boot !== "host" && a.boot !== "sandbox")
+    throw new Error(`--boot must be host or sandbox, not ${JSON.stringify(a.boot)}`);
+  const kc = new k8s.KubeConfig();
+  if (a.kubeconfig) kc.loadFromFile(a.kubeconfig);
+  else kc.loadFromDefault();
+  const boot: BootDriver = a.boot === "host" ? new HostBoot() : new SandboxBoot(a.sysroot);
+  const node = new Node({
+    ostree: new OstreeDriver(a.sysroot),
+    boot,
+    insecureRegistries: a.insecureRegistries,
+    ...(a.imageStore ? { imageStoreRoot: a.imageStore } : {}),
+  });
+  const abort = new AbortController();
+  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => abort.abort());
+  const stamp = (l: string): void => log(`${new Date().toISOString()} ${l}`);
+  stamp(`agent starting: sysroot ${a.sysroot}, boot ${a.boot}, booted ${node.booted().stateroot}`);
+  await new Agent({ api: new KubeApi(kc), node, namespace: a.namespace, log: stamp }).run(
+    abort.signal,
+  );
+  stamp("agent stopped");
+  return 0;
+}

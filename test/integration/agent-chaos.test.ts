@@ -1,0 +1,170 @@
+// Chaos: the agent process is SIGKILLed at seeded random moments throughout full
+// Prep → Upgrade → finalize runs (reboots included) and restarted each time, as systemd or the
+// kubelet would. Every run must still converge: booted into the new stateroot, the old one
+// gone, only Idle=True, nothing left in LCA's workspace. IBU_GITOPS_CHAOS_SEED and
+// IBU_GITOPS_CHAOS_KILLS change the seed and the number of kills (at least 50 by default).
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IBU_PATH } from "../../addon/agent/controller.js";
+import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
+import type { Ibu } from "../../addon/agent/ibu-types.js";
+import { buildSeed } from "../../addon/agent/seed/build.js";
+import { defaultClusterInfo } from "../../addon/agent/seed/format.js";
+import { KubeApi } from "../../addon/shared/kube.js";
+import { AgentProcess } from "../support/agent-process.js";
+import { ControlPlane } from "../support/controlplane.js";
+import { loadOwnCrds } from "../support/crds.js";
+import { pushTinyImage } from "../support/images.js";
+import { TestRegistry } from "../support/registry.js";
+import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
+
+const SEED = Number(process.env.IBU_GITOPS_CHAOS_SEED ?? 20261126);
+/** At least this many kill points in all; runs go on until they are reached. */
+const MIN_KILLS = Number(process.env.IBU_GITOPS_CHAOS_KILLS ?? 50);
+const MAX_RUNS = 12;
+/** Kills per run: past it the run may finish (a crash loop faster than start-up never would). */
+const KILLS_PER_RUN = 10;
+const IBU = `${IBU_PATH}/upgrade`;
+
+/** mulberry32: a small seeded PRNG, so a failing run can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const cond = (i: Ibu | undefined, type: string): string | undefined => {
+  const c = i?.status?.conditions?.find(x => x.type === type);
+  return c && `${c.status}/${c.reason}`;
+};
+
+describe("the agent under SIGKILL", () => {
+  let cp: ControlPlane;
+  let registry: TestRegistry;
+  let seedCluster: TestSysroot;
+  let api: KubeApi;
+  let seed: string;
+
+  beforeAll(async () => {
+    [cp, registry, seedCluster] = await Promise.all([
+      ControlPlane.start({ clusters: ["sno"] }),
+      TestRegistry.start(),
+      makeSysroot("4.18.1", { hostname: "seed" }),
+    ]);
+    await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
+    const images = [`${registry.host}/ocp/release:4.18.1`, `${registry.host}/ocp/operator:4.18.1`];
+    for (const i of images) await pushTinyImage(i);
+    seed = `${registry.host}/seeds/sno:4.18.1`;
+    await buildSeed({
+      sysroot: seedCluster.dir,
+      version: "4.18.1",
+      clusterInfo: defaultClusterInfo("4.18.1"),
+      images,
+      image: seed,
+      tlsVerify: false,
+    });
+    api = new KubeApi(cp.cluster("sno").kubeConfig());
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all([cp?.stop(), registry?.stop(), seedCluster?.remove()]);
+  });
+
+  /** Moves the IBU one step along Prep → Upgrade → finalize; true when the run is complete. */
+  async function drive(state: { finalizing: boolean }): Promise<boolean> {
+    const ibu = await api.get<Ibu>(IBU).catch(() => undefined);
+    if (!ibu?.status) return false; // between a reboot and the restore
+    for (const type of ["PrepCompleted", "UpgradeCompleted"]) {
+      if (cond(ibu, type) === "False/Failed")
+        throw new Error(`${type} failed under chaos: ${JSON.stringify(ibu.status.conditions)}`);
+    }
+    if (/Failed$/.test(cond(ibu, "Idle") ?? ""))
+      throw new Error(`Idle failed under chaos: ${JSON.stringify(ibu.status.conditions)}`);
+    let stage: string | undefined;
+    if (cond(ibu, "Idle") === "True/Idle") {
+      if (state.finalizing) return true;
+      stage = ibu.spec.stage === "Idle" ? "Prep" : undefined;
+    } else if (cond(ibu, "UpgradeCompleted") === "True/Completed" && ibu.spec.stage === "Upgrade") {
+      stage = "Idle";
+      state.finalizing = true;
+    } else if (cond(ibu, "PrepCompleted") === "True/Completed" && ibu.spec.stage === "Prep")
+      stage = "Upgrade";
+    if (stage) {
+      const spec =
+        stage === "Prep"
+          ? { stage, seedImageRef: { image: seed, version: "4.18.1" } }
+          : { ...ibu.spec, stage };
+      await api.request("PUT", IBU, { ...ibu, spec }); // a conflict just means: look again
+    }
+    return false;
+  }
+
+  it(`converges after at least ${MIN_KILLS} SIGKILLs across full runs (seed ${SEED})`, async () => {
+    const random = prng(SEED);
+    let totalKills = 0;
+    let run = 0;
+    for (; totalKills < MIN_KILLS && run < MAX_RUNS; run++) {
+      await api.delete(IBU);
+      const spoke = await makeSysroot("4.17.0", { hostname: `sno-${run}` });
+      const store = mkdtempSync(join(tmpdir(), "ibu-chaos-store-"));
+      const logFile = join(spoke.dir, "agent.log");
+      const agent = new AgentProcess(
+        {
+          kubeconfig: cp.cluster("sno").info.kubeconfig,
+          sysroot: spoke.dir,
+          insecureRegistries: [registry.host],
+          imageStore: store,
+          logFile,
+        },
+        api,
+      );
+      agent.start();
+      try {
+        const state = { finalizing: false };
+        let kills = 0;
+        let nextKill = Date.now() + 300 + random() * 1500;
+        const deadline = Date.now() + 90_000;
+        for (;;) {
+          if (Date.now() > deadline)
+            throw new Error(
+              `run ${run} did not converge; agent log:\n${readFileSync(logFile, "utf8").slice(-3000)}`,
+            );
+          if (await drive(state)) break;
+          if (kills < KILLS_PER_RUN && Date.now() >= nextKill) {
+            if (agent.kill()) kills++;
+            nextKill = Date.now() + 200 + random() * 1500;
+          }
+          await new Promise(r => setTimeout(r, 50));
+        }
+        totalKills += kills;
+        const ibu = await api.get<Ibu>(IBU);
+        expect(ibu?.status?.conditions?.map(c => `${c.type}=${c.status}`)).toEqual(["Idle=True"]);
+        expect(
+          bootedDeployment(spoke.ostree, new SandboxBoot(spoke.dir, () => undefined))?.stateroot,
+        ).toBe("rhcos_4.18.1");
+        expect(spoke.ostree.stateroots()).toEqual(["rhcos_4.18.1"]);
+        expect(
+          existsSync(
+            join(spoke.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "lca", "workspace"),
+          ),
+        ).toBe(false);
+        expect(agent.reboots).toBeGreaterThanOrEqual(1);
+      } finally {
+        await agent.stop();
+        await spoke.remove();
+        rmSync(store, { recursive: true, force: true });
+      }
+    }
+    console.log(
+      `chaos: ${totalKills} SIGKILLs over ${run} runs, every run converged (seed ${SEED})`,
+    );
+    expect(totalKills).toBeGreaterThanOrEqual(MIN_KILLS);
+  }, 900_000);
+});
