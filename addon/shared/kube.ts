@@ -6,6 +6,7 @@
 import { request } from "node:https";
 import { request as httpRequestPlain } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
+import type { Credentials } from "./kubeconfig.js";
 
 export interface ApiResponse {
   readonly status: number;
@@ -28,7 +29,7 @@ export function statusMessage(res: ApiResponse): string {
 
 /** One HTTP request with a kubeconfig's credentials. */
 export async function httpRequest(
-  kc: KubeConfig,
+  kc: Pick<KubeConfig, "applyToHTTPSOptions"> | Credentials,
   server: string,
   method: string,
   path: string,
@@ -39,7 +40,7 @@ export async function httpRequest(
     method,
     timeout: 30_000,
   };
-  await kc.applyToHTTPSOptions(opts);
+  await (kc as Credentials).applyToHTTPSOptions(opts);
   const payload = body === undefined ? undefined : JSON.stringify(body);
   opts.headers = {
     ...(opts.headers ?? {}),
@@ -82,11 +83,19 @@ export class ApiError extends Error {
 /** A small client over raw JSON for the objects our controllers own. */
 export class KubeApi {
   readonly server: string;
+  readonly kc: Credentials;
 
-  constructor(readonly kc: KubeConfig) {
-    const cluster = kc.getCurrentCluster();
-    if (!cluster) throw new Error("kubeconfig has no current cluster");
-    this.server = cluster.server;
+  /** Takes client-node's KubeConfig (tests, the hub) or our small reader's Credentials (the agent). */
+  constructor(kc: KubeConfig | Credentials) {
+    if ("getCurrentCluster" in kc) {
+      const cluster = kc.getCurrentCluster();
+      if (!cluster) throw new Error("kubeconfig has no current cluster");
+      this.server = cluster.server;
+      this.kc = { server: cluster.server, applyToHTTPSOptions: o => kc.applyToHTTPSOptions(o) };
+    } else {
+      this.server = kc.server;
+      this.kc = kc;
+    }
   }
 
   request(

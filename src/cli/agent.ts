@@ -1,12 +1,12 @@
 // `ibu-gitops agent`: the spoke agent. On a node it runs in the addon's privileged pod with the
 // host's /sysroot; in tests and the demo it runs against a sandbox sysroot, where a reboot ends
 // the process and the harness powers the node on into its default deployment.
-import * as k8s from "@kubernetes/client-node";
 import { Agent } from "../../addon/agent/agent.js";
 import { HostBoot, SandboxBoot, type BootDriver } from "../../addon/agent/drivers/boot.js";
 import { OstreeDriver } from "../../addon/agent/drivers/ostree.js";
 import { Node } from "../../addon/agent/node.js";
 import { KubeApi } from "../../addon/shared/kube.js";
+import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
 
 export interface AgentArgs {
   readonly kubeconfig?: string;
@@ -20,9 +20,12 @@ export interface AgentArgs {
 export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<number> {
   if (a.boot !== "host" && a.boot !== "sandbox")
     throw new Error(`--boot must be host or sandbox, not ${JSON.stringify(a.boot)}`);
-  const kc = new k8s.KubeConfig();
-  if (a.kubeconfig) kc.loadFromFile(a.kubeconfig);
-  else kc.loadFromDefault();
+  const file = a.kubeconfig ?? process.env.KUBECONFIG;
+  if (!file)
+    throw new Error(
+      "--kubeconfig (or KUBECONFIG) is required: the agent's kubeconfig for its own cluster",
+    );
+  const kc = loadKubeconfig(file);
   const boot: BootDriver = a.boot === "host" ? new HostBoot() : new SandboxBoot(a.sysroot);
   const node = new Node({
     ostree: new OstreeDriver(a.sysroot),

@@ -5,7 +5,6 @@ import { parseArgs } from "node:util";
 import { FleetError } from "../fleet/errors.js";
 import { loadFleet } from "../fleet/load.js";
 import { fleetFiles } from "./fleet-files.js";
-import { runSynth } from "./synth.js";
 
 const USAGE = `usage: ibu-gitops <command> [options]
 
@@ -68,7 +67,8 @@ async function main(argv: string[]): Promise<number> {
   const files = values.file?.length ? values.file : ["examples"];
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   switch (command) {
-    case "synth":
+    case "synth": {
+      const { runSynth } = await import("./synth.js");
       return runSynth(
         {
           files,
@@ -78,6 +78,7 @@ async function main(argv: string[]): Promise<number> {
         },
         log,
       );
+    }
     case "validate":
       for (const f of fleetFiles(files)) {
         const fleet = loadFleet(f);

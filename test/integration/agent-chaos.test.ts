@@ -23,7 +23,7 @@ import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 const SEED = Number(process.env.IBU_GITOPS_CHAOS_SEED ?? 20261126);
 /** At least this many kill points in all; runs go on until they are reached. */
 const MIN_KILLS = Number(process.env.IBU_GITOPS_CHAOS_KILLS ?? 50);
-const MAX_RUNS = 12;
+const MAX_RUNS = 25;
 /** Kills per run: past it the run may finish (a crash loop faster than start-up never would). */
 const KILLS_PER_RUN = 10;
 const IBU = `${IBU_PATH}/upgrade`;
@@ -129,7 +129,7 @@ describe("the agent under SIGKILL", () => {
       try {
         const state = { finalizing: false };
         let kills = 0;
-        let nextKill = Date.now() + 300 + random() * 1500;
+        let nextKill = Date.now() + 100 + random() * 700;
         const deadline = Date.now() + 90_000;
         for (;;) {
           if (Date.now() > deadline)
@@ -139,7 +139,7 @@ describe("the agent under SIGKILL", () => {
           if (await drive(state)) break;
           if (kills < KILLS_PER_RUN && Date.now() >= nextKill) {
             if (agent.kill()) kills++;
-            nextKill = Date.now() + 200 + random() * 1500;
+            nextKill = Date.now() + 100 + random() * 700;
           }
           await new Promise(r => setTimeout(r, 50));
         }

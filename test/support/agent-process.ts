@@ -24,6 +24,8 @@ export class AgentProcess {
       insecureRegistries: string[];
       imageStore: string;
       logFile: string;
+      /** Run this compiled entry point (dist/src/cli/main.js) instead of the source through tsx. */
+      compiledMain?: string;
     },
     private readonly api: KubeApi,
   ) {}
@@ -32,9 +34,7 @@ export class AgentProcess {
     const a = this.args;
     const fd = openSync(a.logFile, "a");
     const argv = [
-      "--import",
-      "tsx",
-      MAIN,
+      ...(a.compiledMain ? [a.compiledMain] : ["--import", "tsx", MAIN]),
       "agent",
       "--kubeconfig",
       a.kubeconfig,
