@@ -115,7 +115,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
 
   /** The oadp-cm ConfigMap (a Backup/Restore pair per name) and an extra-manifests ConfigMap. */
   async function writeManifests(
-    pairs: Array<{ name: string; wave: string; backupPhase?: string }>,
+    pairs: Array<{ name: string; wave: string; backupPhase?: string; restorePhase?: string }>,
   ): Promise<void> {
     await ensureNamespace("openshift-adp");
     await ensureNamespace("openshift-lifecycle-agent");
@@ -136,7 +136,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         metadata: {
           name: p.name,
           namespace: "openshift-adp",
-          annotations: { "lca.openshift.io/apply-wave": p.wave },
+          annotations: {
+            "lca.openshift.io/apply-wave": p.wave,
+            ...(p.restorePhase ? { [VELERO_PHASE_ANNOTATION]: p.restorePhase } : {}),
+          },
         },
         spec: { backupName: p.name },
       },
@@ -370,4 +373,65 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       "False/Failed/failed to validate IBU spec: Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.",
     );
   });
+
+  async function clearVelero(): Promise<void> {
+    for (const plural of ["backups", "restores", "deletebackuprequests"]) {
+      const list = await api.get<{ items: Array<{ metadata: { name: string } }> }>(
+        `/apis/velero.io/v1/namespaces/openshift-adp/${plural}`,
+      );
+      for (const o of list?.items ?? [])
+        await api.delete(
+          `/apis/velero.io/v1/namespaces/openshift-adp/${plural}/${o.metadata.name}`,
+        );
+    }
+  }
+
+  it.each([
+    [
+      "the upgrade does not complete within initMonitorTimeoutSeconds",
+      "InProgress",
+      /^Rollback due to LCA Init Monitor timeout, after 3s$/,
+    ],
+    [
+      "a Restore fails after the pivot",
+      "Failed",
+      /^Rollback due to restore failure: Failed restore CRs: stuck$/,
+    ],
+  ])(
+    "rolls back automatically when %s; a cancel then cleans up",
+    async (_what, restorePhase, message) => {
+      const velero = new VeleroPhaseFixture(api).start();
+      try {
+        await clearVelero();
+        await writeManifests([{ name: "stuck", wave: "1", restorePhase }]);
+        await boot();
+        await setStage("Prep", {
+          seedImageRef: { image: seed, version: "4.18.1" },
+          ...manifestSpec,
+          autoRollbackOnFailure: { initMonitorTimeoutSeconds: 3 },
+        });
+        await waitFor(
+          "PrepCompleted",
+          i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
+        );
+        await setStage("Upgrade");
+        const failed = await waitFor(
+          "an automatic rollback",
+          i =>
+            cond(i, "UpgradeCompleted") === "False/Failed/Upgrade failed" && sandbox!.reboots >= 2,
+          60_000,
+        );
+        const inProgress = failed.status!.conditions!.find(c => c.type === "UpgradeInProgress")!;
+        expect(inProgress.reason).toBe("Failed");
+        expect(inProgress.message).toMatch(message);
+        expect(booted()).toBe("rhcos_4.17.0");
+        expect(failed.status?.validNextStages).toEqual(["Idle"]);
+        await setStage("Idle");
+        await waitFor("Idle after cancel", i => cond(i, "Idle") === "True/Idle/Idle");
+        expect(spoke!.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+      } finally {
+        await velero.stop();
+      }
+    },
+  );
 });

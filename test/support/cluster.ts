@@ -216,7 +216,12 @@ export class TestCluster {
       for (;;) {
         try {
           const res = await fetchResourceList(this, crd.spec.group, version);
-          if (res.includes(crd.spec.names.plural)) break;
+          // Listed in discovery, and its storage answers a list (not 429 "initializing").
+          const list = await this.request(
+            "GET",
+            `/apis/${crd.spec.group}/${version}/${crd.spec.names.plural}?limit=1`,
+          );
+          if (res.includes(crd.spec.names.plural) && list.status === 200) break;
         } catch {
           // not served yet
         }

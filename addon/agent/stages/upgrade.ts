@@ -2,10 +2,10 @@
 // boot (its API state will be the seed's, so the IBU comes back from that file), the boot
 // order changes, and the node reboots. After the pivot the saved IBU is restored and the
 // stage completes.
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setCondition } from "../stage-machine.js";
-import { Msg } from "../ibu-types.js";
+import { Annotation, Msg } from "../ibu-types.js";
 import {
   exportInWaves,
   importWaves,
@@ -90,8 +90,84 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   return { kind: "rebooting" };
 }
 
+/** Go's time.Duration format, which LCA's rollback messages use: 30m0s, 1h0m0s, 45s. */
+export function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h) return `${h}h${m}m${s}s`;
+  if (m) return `${m}m${s}s`;
+  return `${s}s`;
+}
+
+const DISABLED = "Disabled";
+
+/**
+ * LCA's automatic rollback after the pivot: when the upgrade has not completed within
+ * initMonitorTimeoutSeconds (default 1800) of the first post-pivot reconcile, or when a
+ * post-pivot step fails terminally, the original stateroot is made the default again, the
+ * IBU saved there reads "Upgrade failed" with the reason, and the node reboots. Each trigger
+ * can be switched off with LCA's annotations.
+ */
+async function autoRollback(ctx: StageContext, message: string): Promise<StageOutcome> {
+  const { ostree } = ctx.node;
+  const booted = ctx.node.booted().stateroot;
+  const original = ostree.deployments().find(d => d.stateroot !== booted);
+  if (!original)
+    return { kind: "failed", message: `${message} (no original deployment to roll back to)` };
+  await ostree.setDefault(original);
+  ctx.saveIbu(savedIbuPath(ctx, original.stateroot), ibu => {
+    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+    let conditions = setCondition(
+      ibu.status?.conditions ?? [],
+      { type: "UpgradeCompleted", status: "False", reason: "Failed", message: Msg.upgradeFailed },
+      now,
+    );
+    conditions = setCondition(
+      conditions,
+      { type: "UpgradeInProgress", status: "False", reason: "Failed", message },
+      now,
+    );
+    const status = { ...ibu.status, conditions };
+    delete (status as { rollbackAvailabilityExpiration?: string }).rollbackAvailabilityExpiration;
+    return { ...ibu, status };
+  });
+  await ctx.node.boot.reboot(message);
+  return { kind: "rebooting" };
+}
+
+/** A terminal post-pivot failure: roll back automatically unless upgrade-completion is Disabled. */
+function postPivotFailure(
+  ctx: StageContext,
+  message: string,
+  rollbackReason: string,
+): Promise<StageOutcome> {
+  if (ctx.ibu.metadata.annotations?.[Annotation.autoRollbackUpgradeCompletion] === DISABLED) {
+    return Promise.resolve({ kind: "failed", message });
+  }
+  return autoRollback(ctx, `Rollback due to ${rollbackReason}: ${message}`);
+}
+
+/** Seconds since the first post-pivot reconcile in this stateroot (recorded in LCA's folder). */
+function secondsSincePivot(ctx: StageContext): number {
+  const file = join(ctx.node.lcaDir(), "post-pivot-started");
+  if (!existsSync(file)) {
+    mkdirSync(join(file, ".."), { recursive: true });
+    writeFileSync(file, String(Date.now()));
+  }
+  return (Date.now() - Number(readFileSync(file, "utf8"))) / 1000;
+}
+
 async function postPivot(ctx: StageContext): Promise<StageOutcome> {
   await ctx.startPhase("PostPivot");
+  const timeout = ctx.ibu.spec.autoRollbackOnFailure?.initMonitorTimeoutSeconds || 1800;
+  const monitorOn = ctx.ibu.metadata.annotations?.[Annotation.autoRollbackInitMonitor] !== DISABLED;
+  if (monitorOn && secondsSincePivot(ctx) > timeout) {
+    return autoRollback(
+      ctx,
+      `Rollback due to LCA Init Monitor timeout, after ${goDuration(timeout)}`,
+    );
+  }
   const booted = ctx.node.booted().stateroot;
   const manifests = manifestsDir(ctx, booted);
   if (existsSync(manifests)) {
@@ -99,10 +175,8 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
     try {
       for (const wave of importWaves(manifests)) for (const obj of wave) await ctx.api.apply(obj);
     } catch (err) {
-      return {
-        kind: "failed",
-        message: `Failed to apply config manifests: ${(err as Error).message}`,
-      };
+      const message = `Failed to apply config manifests: ${(err as Error).message}`;
+      return postPivotFailure(ctx, message, "failure applying config manifests");
     }
     rmSync(manifests, { recursive: true, force: true });
   }
@@ -113,8 +187,13 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
       ctx.api,
       importWaves(restores).flat() as Parameters<typeof runInWaves>[1],
     );
-    if (result.kind === "failed")
-      return { kind: "failed", message: `Failed restore CRs: ${result.names.join(",")}` };
+    if (result.kind === "failed") {
+      return postPivotFailure(
+        ctx,
+        `Failed restore CRs: ${result.names.join(",")}`,
+        "restore failure",
+      );
+    }
     if (result.kind === "waiting") {
       await ctx.progress("Restore of Application Data is in progress");
       return { kind: "waiting" };
@@ -122,6 +201,7 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
     rmSync(join(restores, ".."), { recursive: true, force: true });
   }
   await ctx.stopPhase("PostPivot");
+  rmSync(join(ctx.node.lcaDir(), "post-pivot-started"), { force: true });
   return { kind: "done", message: Msg.upgradeCompleted };
 }
 
