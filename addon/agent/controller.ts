@@ -26,7 +26,7 @@ import type { StageContext, StageOutcome } from "./stages/context.js";
 import { cleanup } from "./stages/idle.js";
 import { prep } from "./stages/prep.js";
 import { rollback, SAVED_IBU, upgrade } from "./stages/upgrade.js";
-import { existsSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { staterootName } from "./seed/format.js";
 import { KubeApi, ApiError } from "../shared/kube.js";
@@ -79,6 +79,9 @@ export class IbuController {
     if (existsSync(saved) && this.savedBeforeThisBoot(saved)) return this.restoreSaved(saved);
     const existing = await this.api.get<Ibu>(`${IBU_PATH}/${IBU_NAME}`);
     if (existing) return existing;
+    // Deleted in the middle of a stage: it comes back as it was (LCA does the same).
+    if (existsSync(this.lastSeenFile()))
+      return this.restoreSaved(this.lastSeenFile(), { keep: true });
     const fresh = {
       apiVersion: "lca.openshift.io/v1",
       kind: "ImageBasedUpgrade",
@@ -105,7 +108,23 @@ export class IbuController {
     return savedAt !== this.opts.node.boot.bootId();
   }
 
-  private async restoreSaved(file: string): Promise<Ibu> {
+  /** The last IBU this agent wrote while a stage was under way (none when Idle). */
+  private lastSeenFile(): string {
+    return join(this.opts.node.lcaDir(), "ibu-last.json");
+  }
+
+  private remember(ibu: Ibu): void {
+    const file = this.lastSeenFile();
+    if (find(ibu.status?.conditions, "Idle")?.status === "True") {
+      rmSync(file, { force: true });
+      return;
+    }
+    mkdirSync(join(file, ".."), { recursive: true });
+    writeFileSync(`${file}.tmp`, JSON.stringify(ibu));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  private async restoreSaved(file: string, opts: { keep?: boolean } = {}): Promise<Ibu> {
     const saved = JSON.parse(readFileSync(file, "utf8")) as Ibu;
     await this.api.delete(`${IBU_PATH}/${IBU_NAME}`);
     const created = await this.api.create<Ibu>(IBU_PATH, {
@@ -117,11 +136,9 @@ export class IbuController {
       },
       spec: saved.spec,
     });
-    const restored = await this.api.replace<Ibu>(`${IBU_PATH}/${IBU_NAME}/status`, {
-      ...created,
-      status: saved.status ?? {},
-    });
-    rmSync(file, { force: true });
+    // Through writeStatus: validNextStages is recomputed for the stateroot now booted.
+    const restored = await this.writeStatus(created, saved.status ?? {});
+    if (!opts.keep) rmSync(file, { force: true });
     this.log(`restored ImageBasedUpgrade from ${file}`);
     return restored;
   }
@@ -322,10 +339,12 @@ export class IbuController {
       else delete (next as { validNextStages?: unknown }).validNextStages;
       if (JSON.stringify(next) === JSON.stringify(ibu.status ?? {})) return ibu;
       try {
-        return await this.api.replace<Ibu>(`${IBU_PATH}/${IBU_NAME}/status`, {
+        const written = await this.api.replace<Ibu>(`${IBU_PATH}/${IBU_NAME}/status`, {
           ...ibu,
           status: next,
         });
+        this.remember(written);
+        return written;
       } catch (err) {
         // A spec change raced us: write the same status onto the new version.
         if (!(err instanceof ApiError && err.status === 409) || attempt >= 5) throw err;

@@ -434,4 +434,24 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       }
     },
   );
+
+  it("brings a deleted IBU back as it was in the middle of an upgrade", async () => {
+    await boot();
+    await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" } });
+    await waitFor(
+      "PrepCompleted",
+      i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
+    );
+    await api.delete(IBU);
+    const back = await waitFor("the IBU back", i => cond(i, "PrepCompleted") !== undefined);
+    expect(back.spec.stage).toBe("Prep");
+    expect(back.spec.seedImageRef?.version).toBe("4.18.1");
+    expect(cond(back, "PrepCompleted")).toBe("True/Completed/Prep stage completed successfully");
+    expect(back.status?.validNextStages).toEqual(["Idle", "Upgrade"]);
+    await setStage("Idle");
+    await waitFor("Idle after cancel", i => cond(i, "Idle") === "True/Idle/Idle");
+    await api.delete(IBU);
+    const fresh = await waitFor("a fresh IBU", i => cond(i, "Idle") === "True/Idle/Idle");
+    expect(fresh.spec).toEqual({ stage: "Idle" });
+  });
 });
