@@ -7,7 +7,7 @@
 // Across a pivot the IBU travels as a file in the stateroot that boots (LCA's ibu.json): the
 // agent restores it from there when it starts in the new stateroot, whose API state is fresh.
 import type { Condition, Ibu, IbuStatus, Stage } from "./ibu-types.js";
-import { IBU_NAME, Msg } from "./ibu-types.js";
+import { IBU_NAME } from "./ibu-types.js";
 import type { Node } from "./node.js";
 import {
   find,
@@ -21,6 +21,9 @@ import {
   stopPhase as historyStopPhase,
   stopStage,
   validNextStages,
+  completeStage,
+  failStage,
+  nowTimestamp,
 } from "./stage-machine.js";
 import type { StageContext, StageOutcome } from "./stages/context.js";
 import { cleanup } from "./stages/idle.js";
@@ -36,17 +39,6 @@ export const IBU_PATH = "/apis/lca.openshift.io/v1/imagebasedupgrades";
 /** Field added to a saved IBU file: the boot it was saved in. */
 const SAVED_AT_BOOT = "ibuGitopsSavedAtBoot";
 
-/** LCA's messages when a stage ends: on the in-progress condition, the completed one, and on failure. */
-const COMPLETION_MESSAGES = {
-  Prep: { phase: Msg.prepCompleted, stage: Msg.prepStageCompleted, failed: Msg.prepFailed },
-  Upgrade: { phase: Msg.upgradeCompleted, stage: Msg.upgradeCompleted, failed: Msg.upgradeFailed },
-  Rollback: {
-    phase: Msg.rollbackCompleted,
-    stage: Msg.rollbackCompleted,
-    failed: Msg.rollbackFailed,
-  },
-} as const;
-
 export interface ControllerOptions {
   readonly api: KubeApi;
   readonly node: Node;
@@ -61,7 +53,7 @@ export class IbuController {
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: ControllerOptions) {
-    this.now = opts.now ?? (() => new Date().toISOString().replace(/\.\d{3}Z$/, "Z"));
+    this.now = opts.now ?? nowTimestamp;
     this.log = opts.log ?? (() => {});
   }
 
@@ -205,42 +197,22 @@ export class IbuController {
     const latest = ctx.ibu;
     const now = this.now();
     const gen = latest.metadata.generation;
-    const inProgress = `${stage}InProgress` as const;
-    const completed = `${stage}Completed` as const;
-    const msgs = COMPLETION_MESSAGES[stage];
-    let conditions = [...(latest.status?.conditions ?? [])];
+    const conditions = latest.status?.conditions ?? [];
     if (outcome.kind === "failed") {
-      conditions = setCondition(
-        conditions,
-        { type: completed, status: "False", reason: "Failed", message: msgs.failed },
-        now,
-        gen,
-      );
-      conditions = setCondition(
-        conditions,
-        { type: inProgress, status: "False", reason: "Failed", message: outcome.message },
-        now,
-        gen,
-      );
       this.log(`${stage} failed: ${outcome.message}`);
-      await this.writeStatus(latest, { ...latest.status, conditions });
+      await this.writeStatus(latest, {
+        ...latest.status,
+        conditions: failStage(conditions, stage, outcome.message, now, gen),
+      });
       return false;
     }
-    conditions = setCondition(
-      conditions,
-      { type: inProgress, status: "False", reason: "Completed", message: msgs.phase },
-      now,
-      gen,
-    );
-    conditions = setCondition(
-      conditions,
-      { type: completed, status: "True", reason: "Completed", message: msgs.stage },
-      now,
-      gen,
-    );
     const history = stopStage(latest.status?.history ?? [], stage, now);
     this.log(`${stage} completed`);
-    await this.writeStatus(latest, { ...latest.status, conditions, history });
+    await this.writeStatus(latest, {
+      ...latest.status,
+      conditions: completeStage(conditions, stage, now, gen),
+      history,
+    });
     return false;
   }
 

@@ -259,6 +259,73 @@ export function clearInvalidTransitions(
   return c;
 }
 
+/** A Kubernetes timestamp for now (seconds precision, as metav1.Time). */
+export function nowTimestamp(): string {
+  return new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+/** LCA's messages when a stage ends: on the in-progress condition, the completed one, and on failure. */
+const COMPLETION_MESSAGES = {
+  Prep: { phase: Msg.prepCompleted, stage: Msg.prepStageCompleted, failed: Msg.prepFailed },
+  Upgrade: { phase: Msg.upgradeCompleted, stage: Msg.upgradeCompleted, failed: Msg.upgradeFailed },
+  Rollback: {
+    phase: Msg.rollbackCompleted,
+    stage: Msg.rollbackCompleted,
+    failed: Msg.rollbackFailed,
+  },
+} as const;
+
+type WorkStage = keyof typeof COMPLETION_MESSAGES;
+
+/** A stage failed: `<Stage>Completed=False` with LCA's message, `<Stage>InProgress=False` with the detail. */
+export function failStage(
+  conditions: readonly Condition[],
+  stage: WorkStage,
+  detail: string,
+  now: string,
+  generation?: number,
+): Condition[] {
+  const c = setCondition(
+    conditions,
+    {
+      type: COMPLETED[stage],
+      status: "False",
+      reason: "Failed",
+      message: COMPLETION_MESSAGES[stage].failed,
+    },
+    now,
+    generation,
+  );
+  return setCondition(
+    c,
+    { type: IN_PROGRESS[stage], status: "False", reason: "Failed", message: detail },
+    now,
+    generation,
+  );
+}
+
+/** A stage completed, with LCA's messages on both conditions. */
+export function completeStage(
+  conditions: readonly Condition[],
+  stage: WorkStage,
+  now: string,
+  generation?: number,
+): Condition[] {
+  const m = COMPLETION_MESSAGES[stage];
+  const c = setCondition(
+    conditions,
+    { type: IN_PROGRESS[stage], status: "False", reason: "Completed", message: m.phase },
+    now,
+    generation,
+  );
+  return setCondition(
+    c,
+    { type: COMPLETED[stage], status: "True", reason: "Completed", message: m.stage },
+    now,
+    generation,
+  );
+}
+
 // ---- history ----
 
 /** Appends the stage to history when it starts (never for Idle). */

@@ -4,8 +4,8 @@
 // stage completes.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { setCondition } from "../stage-machine.js";
-import { Annotation, Msg } from "../ibu-types.js";
+import { failStage, nowTimestamp } from "../stage-machine.js";
+import { Annotation, Msg, type Ibu } from "../ibu-types.js";
 import {
   exportInWaves,
   importWaves,
@@ -66,28 +66,20 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   // The new stateroot gets the IBU as it is; the old one a copy that reads as a failed
   // upgrade, which is what the cluster should say if it ever boots back unplanned.
   ctx.saveIbu(savedIbuPath(ctx, target));
-  ctx.saveIbu(savedIbuPath(ctx, booted), ibu => {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-    let conditions = setCondition(
-      ibu.status?.conditions ?? [],
-      { type: "UpgradeCompleted", status: "False", reason: "Failed", message: Msg.upgradeFailed },
-      now,
-    );
-    conditions = setCondition(
-      conditions,
-      {
-        type: "UpgradeInProgress",
-        status: "False",
-        reason: "Failed",
-        message: "Uncontrolled rollback",
-      },
-      now,
-    );
-    return { ...ibu, status: { ...ibu.status, conditions } };
-  });
+  ctx.saveIbu(savedIbuPath(ctx, booted), ibu => upgradeFailed(ibu, "Uncontrolled rollback"));
   await ostree.setDefault(next);
   await ctx.node.boot.reboot("System will now reboot for upgrade");
   return { kind: "rebooting" };
+}
+
+/** The IBU as the original stateroot should show it after an unplanned or automatic rollback. */
+function upgradeFailed(ibu: Ibu, detail: string): Ibu {
+  const status = {
+    ...ibu.status,
+    conditions: failStage(ibu.status?.conditions ?? [], "Upgrade", detail, nowTimestamp()),
+  };
+  delete (status as { rollbackAvailabilityExpiration?: string }).rollbackAvailabilityExpiration;
+  return { ...ibu, status };
 }
 
 /** Go's time.Duration format, which LCA's rollback messages use: 30m0s, 1h0m0s, 45s. */
@@ -116,22 +108,7 @@ async function autoRollback(ctx: StageContext, message: string): Promise<StageOu
   if (!original)
     return { kind: "failed", message: `${message} (no original deployment to roll back to)` };
   await ostree.setDefault(original);
-  ctx.saveIbu(savedIbuPath(ctx, original.stateroot), ibu => {
-    const now = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
-    let conditions = setCondition(
-      ibu.status?.conditions ?? [],
-      { type: "UpgradeCompleted", status: "False", reason: "Failed", message: Msg.upgradeFailed },
-      now,
-    );
-    conditions = setCondition(
-      conditions,
-      { type: "UpgradeInProgress", status: "False", reason: "Failed", message },
-      now,
-    );
-    const status = { ...ibu.status, conditions };
-    delete (status as { rollbackAvailabilityExpiration?: string }).rollbackAvailabilityExpiration;
-    return { ...ibu, status };
-  });
+  ctx.saveIbu(savedIbuPath(ctx, original.stateroot), ibu => upgradeFailed(ibu, message));
   await ctx.node.boot.reboot(message);
   return { kind: "rebooting" };
 }
