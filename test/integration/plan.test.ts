@@ -1,9 +1,9 @@
 // `ibu-gitops plan --kubeconfig`: group selectors resolve to the hub's ManagedClusters
 // (read-only), and batches follow TALM's rule (each canary alone, then maxConcurrency).
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../support/scratch.js";
 import { runPlan, type PlanGroup } from "../../src/cli/plan.js";
 import { statusMessage } from "../support/cluster.js";
 import { sharedCluster, uniqueName } from "../support/shared.js";
@@ -28,7 +28,7 @@ describe("plan against a hub", () => {
       );
       expect(res.status, statusMessage(res)).toBe(201);
     }
-    const dir = mkdtempSync(join(tmpdir(), "ibu-plan-"));
+    const dir = scratchDir("ibu-plan");
     const fleetFile = join(dir, "fleet.yaml");
     writeFileSync(
       fleetFile,

@@ -2,11 +2,11 @@
 // same Policies, Placements and PlacementBindings as we do, except for the differences listed
 // here (and in docs/decisions.md). A new difference fails this test.
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { loadFleet } from "../../src/fleet/load.js";
 import { synthFleet } from "../../src/synth.js";
@@ -26,10 +26,12 @@ describe("PolicyGenerator as a peer (examples/fleet.yaml, ZTP's recipe)", () => 
   const fleet = loadFleet("examples/fleet.yaml");
   let peer: Map<string, Obj>;
   let ours: Map<string, Obj>;
+  let dir = "";
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   beforeAll(async () => {
     const bin = await ensurePolicyGenerator();
-    const dir = mkdtempSync(join(tmpdir(), "ibu-pg-"));
+    dir = mkdtempSync(join(tmpdir(), "ibu-pg-"));
     const { stdout } = await exec(bin, [writeZtpPolicyGenerator(fleet, dir)], {
       cwd: dir,
       maxBuffer: 64 << 20,

@@ -2,12 +2,11 @@
 // dry-run with strict field validation against the upstream CRDs, and `kubectl kustomize`
 // (the real kubectl) builds each output folder into the same objects.
 import { execFile } from "node:child_process";
-import { mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, inject, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { scratchDir } from "../support/scratch.js";
 import { fleetFiles } from "../../src/cli/fleet-files.js";
 import { loadFleet } from "../../src/fleet/load.js";
 import { synthFleet, writeTree } from "../../src/synth.js";
@@ -63,7 +62,7 @@ describe.each(examples)("synthesized $file", ({ files }) => {
   });
 
   it("builds with kubectl kustomize into exactly the objects of its files", async () => {
-    const dir = join(mkdtempSync(join(tmpdir(), "ibu-kustomize-")), "out");
+    const dir = join(scratchDir("ibu-kustomize"), "out");
     writeTree(dir, files);
     const kubectl = inject("controlPlane").binaries.kubectl;
     const { stdout } = await exec(kubectl, ["kustomize", dir], { maxBuffer: 64 * 1024 * 1024 });

@@ -1,9 +1,9 @@
 // The generator's output for both flavours, read as specifications of ZTP's semantics.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
+import { scratchDir } from "../support/scratch.js";
 import { loadFleet, parseFleet } from "../../src/fleet/load.js";
 import { ALLOWED_IBGU_PLANS, ibguPlanProblem } from "../../src/fleet/stages.js";
 import { synthFleet, type OutputFiles } from "../../src/synth.js";
@@ -266,7 +266,7 @@ describe("TALM's allowed IBGU plans", () => {
 
 describe("templates", () => {
   it("can be overridden file by file from a user's folder, keeping ACM hub templates untouched", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ibu-templates-"));
+    const dir = scratchDir("ibu-templates");
     writeFileSync(
       join(dir, "ConfigMap.yaml.hbs"),
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n  labels:\n    site: '{{hub .ManagedClusterName hub}}'\ndata: {{#if dataTemplate}}{{{json dataTemplate}}}{{else}}{}{{/if}}\n",

@@ -1,9 +1,9 @@
 // Every kind of bad fleet file gets a problem naming the file, YAML path and line, and all
 // problems of a file are reported at once.
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { scratchDir } from "../../support/scratch.js";
 import { FleetError, type FleetProblem } from "../../../src/fleet/errors.js";
 import { parseFleet } from "../../../src/fleet/load.js";
 
@@ -200,7 +200,7 @@ describe("validation", () => {
   });
 
   it("checks a user's OADP file the way LCA does: Backups paired with Restores", () => {
-    const dir = mkdtempSync(join(tmpdir(), "ibu-fleet-"));
+    const dir = scratchDir("ibu-fleet");
     writeFileSync(
       join(dir, "bad.yaml"),
       "apiVersion: velero.io/v1\nkind: Backup\nmetadata: {name: a, namespace: openshift-adp}\n",
