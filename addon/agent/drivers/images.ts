@@ -1,6 +1,15 @@
 // The images driver: seed inspection, and the precache store that images are copied into with
 // skopeo and can be listed, sized and removed. Credentials come from an auth file.
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { run } from "../exec.js";
 
@@ -83,6 +92,40 @@ export class ImageStore {
     } finally {
       rmSync(partial, { recursive: true, force: true });
     }
+  }
+
+  private get pinFile(): string {
+    return join(this.root, ".pinned");
+  }
+
+  /** Pinned images are never removed by cleanup (like CRI-O's pinned_images). */
+  pin(image: string): void {
+    mkdirSync(this.root, { recursive: true });
+    const pinned = new Set(this.pinned());
+    pinned.add(ImageStore.nameOf(image));
+    writeFileSync(this.pinFile, [...pinned].sort().join("\n") + "\n");
+  }
+
+  pinned(): string[] {
+    return existsSync(this.pinFile)
+      ? readFileSync(this.pinFile, "utf8").split("\n").filter(Boolean)
+      : [];
+  }
+
+  /** Images with the time they were stored, oldest first. */
+  entries(): Array<{ name: string; storedAt: number; pinned: boolean }> {
+    const pinned = new Set(this.pinned());
+    return this.list()
+      .map(name => ({
+        name,
+        storedAt: statSync(join(this.root, name)).mtimeMs,
+        pinned: pinned.has(name),
+      }))
+      .sort((a, b) => a.storedAt - b.storedAt || a.name.localeCompare(b.name));
+  }
+
+  removeNames(names: readonly string[]): void {
+    for (const n of names) rmSync(join(this.root, n), { recursive: true, force: true });
   }
 
   /** Removes images by reference. */

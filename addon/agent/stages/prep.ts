@@ -15,6 +15,8 @@ import {
 } from "../seed/format.js";
 import type { StageContext, StageOutcome } from "./context.js";
 import { compareVersions } from "./versions.js";
+import { usagePercent } from "../drivers/disk.js";
+import { Annotation } from "../ibu-types.js";
 import { loadOadpContent, objectsFromConfigMaps, oadpProblem } from "./oadp.js";
 
 /** Parallel image pulls during precache (LCA's MAX_PULL_THREADS defaults to 10). */
@@ -53,6 +55,7 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
       setMarker(ws, "seed-validated");
     }
     if (!marker(ws, "stateroot-done")) {
+      cleanImages(ctx);
       await ctx.startPhase("Stateroot");
       await ctx.progress("Stateroot setup in progress");
       await setupStateroot(ctx, seed.image, seed.version, access).catch((err: unknown) => {
@@ -146,6 +149,37 @@ async function validateManifests(ctx: StageContext): Promise<void> {
   } catch (err) {
     throw new PrepFailure(`failed to validate IBU spec: ${(err as Error).message}`);
   }
+}
+
+/** Images removed per round, as LCA does, until usage is below the threshold. */
+const CLEANUP_BATCH = 5;
+
+/**
+ * LCA's Prep image cleanup: when the image store's filesystem is fuller than the threshold
+ * (annotation image-cleanup.lca.openshift.io/disk-usage-threshold-percent, default 50), remove
+ * unpinned images, oldest first, in batches, until it is not. The on-prep annotation set to
+ * Disabled turns it off; an unparsable threshold turns it off too, as in LCA.
+ */
+export function cleanImages(ctx: Pick<StageContext, "ibu" | "node">): string[] {
+  const ann = ctx.ibu.metadata.annotations ?? {};
+  if (ann[Annotation.imageCleanupOnPrep] === "Disabled") return [];
+  const raw = ann[Annotation.imageCleanupThreshold];
+  const threshold = raw === undefined ? 50 : Number(raw);
+  if (!Number.isInteger(threshold) || threshold < 0 || threshold > 100) return [];
+  const store = ctx.node.store();
+  if (!existsSync(store.root)) return [];
+  const removed: string[] = [];
+  while (usagePercent(store.root) > threshold) {
+    const batch = store
+      .entries()
+      .filter(e => !e.pinned)
+      .slice(0, CLEANUP_BATCH)
+      .map(e => e.name);
+    if (!batch.length) break;
+    store.removeNames(batch);
+    removed.push(...batch);
+  }
+  return removed;
 }
 
 async function setupStateroot(
