@@ -271,6 +271,7 @@ export class IbuController {
             now(),
           ),
         })),
+      setRollbackExpiration: time => update(s => ({ ...s, rollbackAvailabilityExpiration: time })),
       startPhase: phase =>
         update(s => ({
           ...s,

@@ -198,6 +198,14 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       "rhcos_4.17.0",
     ]);
     expect(done.status?.validNextStages).toEqual(["Idle", "Rollback"]);
+    // The server certificate of the original stateroot expires first (20 days): less 30 minutes.
+    const { rollbackExpiration } = await import("../../addon/agent/stages/upgrade.js");
+    const expected = rollbackExpiration(spoke!.ostree.staterootDir("rhcos_4.17.0") + "/var");
+    expect(expected).toBeDefined();
+    expect(done.status?.rollbackAvailabilityExpiration).toBe(expected);
+    const days = (Date.parse(expected!) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(19.9);
+    expect(days).toBeLessThan(20);
     // The history survived the pivot with the file the IBU was saved to.
     expect(
       done.status?.history?.map(h => [h.stage, !!h.completionTime, h.phases.map(p => p.phase)]),

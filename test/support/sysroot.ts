@@ -70,6 +70,33 @@ export async function makeSysroot(
     join(ostree.staterootDir(stateroot), "var", "lib", "kubelet", "config.json"),
     "{}\n",
   );
+  // Kubelet certificates, as a cluster has them: their expiry bounds how long a rollback is safe.
+  const pki = join(ostree.staterootDir(stateroot), "var", "lib", "kubelet", "pki");
+  mkdirSync(pki, { recursive: true });
+  for (const [name, days] of [
+    ["kubelet-client-current", 30],
+    ["kubelet-server-current", 20],
+  ] as const) {
+    const key = join(pki, `${name}.key`);
+    const cert = join(pki, `${name}.pem`);
+    await run("openssl", [
+      "req",
+      "-x509",
+      "-newkey",
+      "ec",
+      "-pkeyopt",
+      "ec_paramgen_curve:P-256",
+      "-nodes",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+      "-days",
+      String(days),
+      "-subj",
+      `/CN=system:node:${opts.hostname ?? "sno"}`,
+    ]);
+  }
   sandboxPowerOn(dir);
   return {
     dir,

@@ -20,6 +20,8 @@ export interface StageContext {
   /** Sets the stage's in-progress condition message (status stays InProgress). */
   progress(message: string): Promise<void>;
   startPhase(phase: string): Promise<void>;
+  /** Sets status.rollbackAvailabilityExpiration (an RFC 3339 time). */
+  setRollbackExpiration(time: string): Promise<void>;
   stopPhase(phase: string): Promise<void>;
   /** Writes the IBU as it is now (spec and status) to a file, as LCA saves it across a pivot. */
   saveIbu(file: string, edit?: (ibu: Ibu) => Ibu): void;

@@ -2,6 +2,7 @@
 // boot (its API state will be the seed's, so the IBU comes back from that file), the boot
 // order changes, and the node reboots. After the pivot the saved IBU is restored and the
 // stage completes.
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { failStage, nowTimestamp } from "../stage-machine.js";
@@ -135,8 +136,31 @@ function secondsSincePivot(ctx: StageContext): number {
   return (Date.now() - Number(readFileSync(file, "utf8"))) / 1000;
 }
 
+/**
+ * LCA's rollbackAvailabilityExpiration: the earliest expiry of the original stateroot's kubelet
+ * client and server certificates, less 30 minutes; after it a rollback may need manual recovery
+ * of expired control-plane certificates. Undefined when the certificates are not there.
+ */
+export function rollbackExpiration(originalVar: string): string | undefined {
+  const pki = join(originalVar, "lib", "kubelet", "pki");
+  const expiries = ["kubelet-client-current.pem", "kubelet-server-current.pem"]
+    .map(f => join(pki, f))
+    .filter(f => existsSync(f))
+    .map(f => new X509Certificate(readFileSync(f)).validTo)
+    .map(t => Date.parse(t));
+  if (!expiries.length) return undefined;
+  return new Date(Math.min(...expiries) - 30 * 60 * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 async function postPivot(ctx: StageContext): Promise<StageOutcome> {
   await ctx.startPhase("PostPivot");
+  if (!ctx.ibu.status?.rollbackAvailabilityExpiration) {
+    const original = ctx.node.ostree
+      .deployments()
+      .find(d => d.stateroot !== ctx.node.booted().stateroot);
+    const expiry = original ? rollbackExpiration(ctx.node.varOf(original.stateroot)) : undefined;
+    if (expiry) await ctx.setRollbackExpiration(expiry);
+  }
   const timeout = ctx.ibu.spec.autoRollbackOnFailure?.initMonitorTimeoutSeconds || 1800;
   const monitorOn = ctx.ibu.metadata.annotations?.[Annotation.autoRollbackInitMonitor] !== DISABLED;
   if (monitorOn && secondsSincePivot(ctx) > timeout) {
