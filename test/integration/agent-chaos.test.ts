@@ -10,13 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
-import { buildSeed } from "../../addon/agent/seed/build.js";
-import { defaultClusterInfo } from "../../addon/agent/seed/format.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { AgentProcess } from "../support/agent-process.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds } from "../support/crds.js";
-import { pushTinyImage } from "../support/images.js";
+import { publishSeed } from "../support/seed-fixture.js";
 import { TestRegistry } from "../support/registry.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 
@@ -59,17 +57,10 @@ describe("the agent under SIGKILL", () => {
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
     await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
-    const images = [`${registry.host}/ocp/release:4.18.1`, `${registry.host}/ocp/operator:4.18.1`];
-    for (const i of images) await pushTinyImage(i);
-    seed = `${registry.host}/seeds/sno:4.18.1`;
-    await buildSeed({
-      sysroot: seedCluster.dir,
+    ({ seed } = await publishSeed(registry, seedCluster.dir, {
       version: "4.18.1",
-      clusterInfo: defaultClusterInfo("4.18.1"),
-      images,
-      image: seed,
-      tlsVerify: false,
-    });
+      imageNames: ["release", "operator"],
+    }));
     api = new KubeApi(cp.cluster("sno").kubeConfig());
   }, 180_000);
 

@@ -10,12 +10,11 @@ import { IBU_PATH } from "../../addon/agent/controller.js";
 import { SandboxBoot } from "../../addon/agent/drivers/boot.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
 import { Node } from "../../addon/agent/node.js";
-import { buildSeed } from "../../addon/agent/seed/build.js";
-import { defaultClusterInfo } from "../../addon/agent/seed/format.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds } from "../support/crds.js";
 import { pushTinyImage } from "../support/images.js";
+import { publishSeed } from "../support/seed-fixture.js";
 import { TestRegistry } from "../support/registry.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 
@@ -43,20 +42,12 @@ describe("the agent's Prep and cancel", () => {
       makeSysroot("4.17.0", { hostname: "sno-1" }),
     ]);
     await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
-    for (const name of ["release", "operator-a", "operator-b"]) {
-      const image = `${registry.host}/ocp/${name}:4.18.1`;
-      await pushTinyImage(image);
-      images.push(image);
-    }
-    seed = `${registry.host}/seeds/sno:4.18.1`;
-    await buildSeed({
-      sysroot: seedCluster.dir,
+    const published = await publishSeed(registry, seedCluster.dir, {
       version: "4.18.1",
-      clusterInfo: defaultClusterInfo("4.18.1"),
-      images,
-      image: seed,
-      tlsVerify: false,
+      imageNames: ["release", "operator-a", "operator-b"],
     });
+    seed = published.seed;
+    images.push(...published.images);
     api = new KubeApi(cp.cluster("sno").kubeConfig());
     storeRoot = mkdtempSync(join(tmpdir(), "ibu-store-"));
     const node = new Node({

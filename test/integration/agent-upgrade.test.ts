@@ -8,14 +8,12 @@ import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
-import { buildSeed } from "../../addon/agent/seed/build.js";
-import { defaultClusterInfo } from "../../addon/agent/seed/format.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
 import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
 import { stringify } from "yaml";
-import { pushTinyImage } from "../support/images.js";
+import { publishSeed } from "../support/seed-fixture.js";
 import { TestRegistry } from "../support/registry.js";
 import { SandboxNode } from "../support/sandbox-node.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
@@ -43,17 +41,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     ]);
     const velero = (await loadThirdPartyCrds()).filter(s => s.crd.spec.group === "velero.io");
     await cp.cluster("sno").installCrds([...loadOwnCrds(), ...velero].map(s => s.crd));
-    const image = `${registry.host}/ocp/release:4.18.1`;
-    await pushTinyImage(image);
-    seed = `${registry.host}/seeds/sno:4.18.1`;
-    await buildSeed({
-      sysroot: seedCluster.dir,
+    ({ seed } = await publishSeed(registry, seedCluster.dir, {
       version: "4.18.1",
-      clusterInfo: defaultClusterInfo("4.18.1"),
-      images: [image],
-      image: seed,
-      tlsVerify: false,
-    });
+      imageNames: ["release"],
+    }));
     api = new KubeApi(cp.cluster("sno").kubeConfig());
   }, 180_000);
 
