@@ -163,16 +163,31 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     extraManifests: [{ name: "extra-manifests", namespace: "openshift-lifecycle-agent" }],
   };
 
+  /** Moves to Prep with the seed (and `extra` spec fields) and waits until Prep completed. */
+  async function prepped(extra: object = {}): Promise<Ibu> {
+    await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...extra });
+    return waitFor(
+      "PrepCompleted",
+      i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
+    );
+  }
+
+  /** Moves to Upgrade and waits until it completed (pivot and reboot included). */
+  async function upgraded(): Promise<Ibu> {
+    await setStage("Upgrade");
+    return waitFor(
+      "UpgradeCompleted",
+      i => cond(i, "UpgradeCompleted") === "True/Completed/Upgrade completed",
+      60_000,
+    );
+  }
+
   const booted = (): string | undefined =>
     bootedDeployment(spoke!.ostree, new SandboxBoot(spoke!.dir, () => undefined))?.stateroot;
 
   it("upgrades: Prep, Upgrade pivots into the new stateroot, finalize removes the old one", async () => {
     await boot();
-    await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" } });
-    await waitFor(
-      "PrepCompleted",
-      i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
-    );
+    await prepped();
 
     await setStage("Upgrade");
     const done = await waitFor(
@@ -214,17 +229,8 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
 
   it("rolls back: after the pivot, Rollback boots the original stateroot; finalize removes the new one", async () => {
     await boot();
-    await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" } });
-    await waitFor(
-      "PrepCompleted",
-      i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
-    );
-    await setStage("Upgrade");
-    await waitFor(
-      "UpgradeCompleted",
-      i => cond(i, "UpgradeCompleted") === "True/Completed/Upgrade completed",
-      60_000,
-    );
+    await prepped();
+    await upgraded();
 
     await setStage("Rollback");
     const rolled = await waitFor(
@@ -245,17 +251,8 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
 
   it("refuses, through the API's CEL rule, a stage that validNextStages does not offer after an upgrade", async () => {
     await boot();
-    await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" } });
-    await waitFor(
-      "PrepCompleted",
-      i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
-    );
-    await setStage("Upgrade");
-    await waitFor(
-      "UpgradeCompleted",
-      i => cond(i, "UpgradeCompleted") === "True/Completed/Upgrade completed",
-      60_000,
-    );
+    await prepped();
+    await upgraded();
     // validNextStages is [Idle, Rollback] now: Prep is refused before the agent even sees it.
     const current = (await api.get<Ibu>(IBU))!;
     const res = await api.request("PUT", IBU, {
@@ -436,11 +433,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
 
   it("brings a deleted IBU back as it was in the middle of an upgrade", async () => {
     await boot();
-    await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" } });
-    await waitFor(
-      "PrepCompleted",
-      i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
-    );
+    await prepped();
     await api.delete(IBU);
     const back = await waitFor("the IBU back", i => cond(i, "PrepCompleted") !== undefined);
     expect(back.spec.stage).toBe("Prep");
