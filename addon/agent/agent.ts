@@ -4,6 +4,7 @@
 import { CoalescingQueue, sleep, watchCollection, type KubeApi } from "../shared/kube.js";
 import { IBU_PATH, IbuController } from "./controller.js";
 import type { Node } from "./node.js";
+import type { HubReporter } from "./report.js";
 
 export interface AgentOptions {
   readonly api: KubeApi;
@@ -12,6 +13,8 @@ export interface AgentOptions {
   /** Resync even without events. @default 30 s */
   readonly resyncSeconds?: number;
   readonly log?: (line: string) => void;
+  /** Reports every change of the IBU to the hub (absent when the agent runs without a hub). */
+  readonly reporter?: HubReporter;
 }
 
 export class Agent {
@@ -26,14 +29,18 @@ export class Agent {
       node: opts.node,
       namespace: opts.namespace,
       log: this.log,
+      onChange: ibu => void opts.reporter?.update(ibu, this.signal),
     });
     this.queue = new CoalescingQueue((key, err) =>
       this.log(`reconcile ${key} failed: ${(err as Error).message}`),
     );
   }
 
+  private signal: AbortSignal | undefined;
+
   /** Runs until `signal` aborts. */
   async run(signal: AbortSignal): Promise<void> {
+    this.signal = signal;
     const kick = (): void => void this.kick(signal);
     const watch = watchCollection(
       this.opts.api,
@@ -49,7 +56,7 @@ export class Agent {
       }
     })();
     kick();
-    await Promise.all([watch, resync]);
+    await Promise.all([watch, resync, this.opts.reporter?.run(signal)]);
   }
 
   /** Reconciles now (or once more after the current reconcile), until no work remains. */

@@ -7,7 +7,7 @@
 // Across a pivot the IBU travels as a file in the stateroot that boots (LCA's ibu.json): the
 // agent restores it from there when it starts in the new stateroot, whose API state is fresh.
 import type { Condition, Ibu, IbuStatus, Stage } from "./ibu-types.js";
-import { IBU_NAME } from "./ibu-types.js";
+import { Annotation, IBU_NAME } from "./ibu-types.js";
 import type { Node } from "./node.js";
 import {
   find,
@@ -46,9 +46,15 @@ export interface ControllerOptions {
   readonly namespace?: string;
   readonly log?: (line: string) => void;
   readonly now?: () => string;
+  /** Called with the IBU after every reconcile's status write (the hub reporter listens). */
+  readonly onChange?: (ibu: Ibu) => void;
 }
 
+/** How long a failed abort or finalize waits before it is tried again (LCA's long requeue). */
+const CLEANUP_RETRY_MS = 5 * 60 * 1000;
+
 export class IbuController {
+  private lastCleanupAttempt = 0;
   private readonly now: () => string;
   private readonly log: (line: string) => void;
 
@@ -179,6 +185,19 @@ export class IbuController {
       // The Idle condition's reason says which: it survives a restart of the agent.
       const reason = find(current.status?.conditions, "Idle")?.reason;
       const kind = reason === "Finalizing" || reason === "FinalizeFailed" ? "finalize" : "abort";
+      if (reason === "AbortFailed" || reason === "FinalizeFailed") {
+        // LCA: a failed cleanup is tried again every 5 minutes, or at once when the user says
+        // it was done by hand with the manual-cleanup-done annotation (which is then removed).
+        const manual = current.metadata.annotations?.[Annotation.manualCleanupDone] !== undefined;
+        if (!manual && Date.now() - this.lastCleanupAttempt < CLEANUP_RETRY_MS) return false;
+        if (manual) {
+          current = await this.api.mergePatch<Ibu>(`${IBU_PATH}/${IBU_NAME}`, {
+            metadata: { annotations: { [Annotation.manualCleanupDone]: null } },
+          });
+          this.log("manual-cleanup-done: cleaning up again");
+        }
+      }
+      this.lastCleanupAttempt = Date.now();
       return this.finishIdle(ctx.ibu, kind, await cleanup(ctx, kind));
     }
     const outcome =
@@ -291,6 +310,33 @@ export class IbuController {
         );
         renameSync(`${file}.tmp`, file);
       },
+      event: async (reason, note) => {
+        const ibu = get();
+        const event = {
+          apiVersion: "events.k8s.io/v1",
+          kind: "Event",
+          // Named as client-go's recorder names events: <object>.<time in hex>.
+          metadata: { name: `${IBU_NAME}.${Date.now().toString(16)}`, namespace: "default" },
+          eventTime: new Date().toISOString().replace("Z", "000Z"),
+          type: "Normal",
+          reason,
+          action: reason,
+          note,
+          reportingController: "ImageBasedUpgrade",
+          reportingInstance: this.opts.node.identity().hostname ?? "ibu-gitops-agent",
+          regarding: {
+            apiVersion: ibu.apiVersion,
+            kind: ibu.kind,
+            name: ibu.metadata.name,
+            resourceVersion: ibu.metadata.resourceVersion,
+          },
+        };
+        try {
+          await this.api.create("/apis/events.k8s.io/v1/namespaces/default/events", event);
+        } catch (err) {
+          this.log(`event ${reason} not recorded: ${(err as Error).message}`);
+        }
+      },
       pullSecret: async name => {
         const ns = this.opts.namespace ?? "openshift-lifecycle-agent";
         const secret = await this.api.get<{ data?: Record<string, string> }>(
@@ -310,13 +356,17 @@ export class IbuController {
       const stages = validNextStages(status.conditions, this.afterPivot(ibu), ibu.spec.stage);
       if (stages.length) Object.assign(next, { validNextStages: stages });
       else delete (next as { validNextStages?: unknown }).validNextStages;
-      if (JSON.stringify(next) === JSON.stringify(ibu.status ?? {})) return ibu;
+      if (JSON.stringify(next) === JSON.stringify(ibu.status ?? {})) {
+        this.opts.onChange?.(ibu);
+        return ibu;
+      }
       try {
         const written = await this.api.replace<Ibu>(`${IBU_PATH}/${IBU_NAME}/status`, {
           ...ibu,
           status: next,
         });
         this.remember(written);
+        this.opts.onChange?.(written);
         return written;
       } catch (err) {
         // A spec change raced us: write the same status onto the new version.

@@ -1,16 +1,19 @@
 // What the agent knows about its node: the sysroot and its drivers, LCA's state folder in the
 // booted stateroot's /var, the precache store, and how to reach registries.
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { bootedDeployment, type BootDriver } from "./drivers/boot.js";
 import { ImageStore, type RegistryAccess } from "./drivers/images.js";
 import type { OstreeDriver } from "./drivers/ostree.js";
+import { identityFromPki, pkiRoots, type Identity } from "./drivers/crypto.js";
 
 export interface NodeOptions {
   readonly ostree: OstreeDriver;
   readonly boot: BootDriver;
   /** Registries reached without TLS verification (host[:port]), like registries.conf's insecure. */
   readonly insecureRegistries?: readonly string[];
+  /** This cluster's identity where its certificates do not tell it (e.g. NODE_IP from the downward API). */
+  readonly identity?: Identity;
   /** Where precached images live. @default <sysroot>/ostree/deploy/<booted>/var/lib/containers/ibu-gitops */
   readonly imageStoreRoot?: string;
 }
@@ -43,6 +46,26 @@ export class Node {
   /** LCA's state folder, /var/lib/lca, of the booted stateroot. */
   lcaDir(): string {
     return join(this.varOf(this.booted().stateroot), "lib", "lca");
+  }
+
+  /**
+   * Who this cluster is, for renaming the seed's names in regenerated certificates: the host
+   * name from the booted deployment's /etc/hostname, the rest from its own certificates,
+   * overridden by what the agent was told.
+   */
+  identity(): Identity {
+    const booted = this.booted();
+    const hostnameFile = join(booted.dir, "etc", "hostname");
+    const hostname = existsSync(hostnameFile)
+      ? readFileSync(hostnameFile, "utf8").trim()
+      : undefined;
+    const found = hostname
+      ? identityFromPki(pkiRoots(booted.dir, this.varOf(booted.stateroot)), hostname)
+      : {};
+    const given = Object.fromEntries(
+      Object.entries(this.opts.identity ?? {}).filter(([, v]) => v !== undefined && v !== ""),
+    );
+    return { ...found, ...given };
   }
 
   workspace(): string {

@@ -72,3 +72,27 @@ export function loadKubeconfig(file: string): Credentials {
     },
   };
 }
+
+const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/**
+ * In-cluster credentials of a pod's ServiceAccount: the API server from the environment, its
+ * CA and the (rotating, so re-read per request) token from the mounted service account.
+ */
+export function inClusterCredentials(dir = SERVICE_ACCOUNT): Credentials {
+  const host = process.env.KUBERNETES_SERVICE_HOST;
+  const port = process.env.KUBERNETES_SERVICE_PORT ?? "443";
+  if (!host)
+    throw new Error(
+      "not running in a pod (KUBERNETES_SERVICE_HOST is unset): give a kubeconfig with --kubeconfig or KUBECONFIG",
+    );
+  return {
+    server: `https://${host.includes(":") ? `[${host}]` : host}:${port}`,
+    applyToHTTPSOptions(opts) {
+      opts.ca = readFileSync(join(dir, "ca.crt"));
+      const token = readFileSync(join(dir, "token"), "utf8").trim();
+      opts.headers = { ...(opts.headers ?? {}), Authorization: `Bearer ${token}` };
+      return Promise.resolve();
+    },
+  };
+}

@@ -6,7 +6,8 @@ import { HostBoot, SandboxBoot, type BootDriver } from "../../addon/agent/driver
 import { OstreeDriver } from "../../addon/agent/drivers/ostree.js";
 import { Node } from "../../addon/agent/node.js";
 import { KubeApi } from "../../addon/shared/kube.js";
-import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
+import { inClusterCredentials, loadKubeconfig } from "../../addon/shared/kubeconfig.js";
+import { HubReporter } from "../../addon/agent/report.js";
 
 export interface AgentArgs {
   readonly kubeconfig?: string;
@@ -15,31 +16,53 @@ export interface AgentArgs {
   readonly insecureRegistries: readonly string[];
   readonly imageStore?: string;
   readonly namespace?: string;
+  /** The addon's hub kubeconfig (ACM mounts it at /managed/hub-kubeconfig/kubeconfig). */
+  readonly hubKubeconfig?: string;
+  /** The ManagedCluster's name: the hub namespace the report goes to. */
+  readonly clusterName?: string;
 }
 
 export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<number> {
   if (a.boot !== "host" && a.boot !== "sandbox")
     throw new Error(`--boot must be host or sandbox, not ${JSON.stringify(a.boot)}`);
   const file = a.kubeconfig ?? process.env.KUBECONFIG;
-  if (!file)
+  // In the addon's pod: its ServiceAccount; elsewhere a kubeconfig is required.
+  const kc = file ? loadKubeconfig(file) : inClusterCredentials();
+  const hubFile = a.hubKubeconfig ?? process.env.HUB_KUBECONFIG;
+  const clusterName = a.clusterName ?? process.env.CLUSTER_NAME;
+  if (!!hubFile !== !!clusterName)
     throw new Error(
-      "--kubeconfig (or KUBECONFIG) is required: the agent's kubeconfig for its own cluster",
+      "--hub-kubeconfig (HUB_KUBECONFIG) and --cluster-name (CLUSTER_NAME) go together: the agent reports to the hub only with both",
     );
-  const kc = loadKubeconfig(file);
   const boot: BootDriver = a.boot === "host" ? new HostBoot() : new SandboxBoot(a.sysroot);
   const node = new Node({
     ostree: new OstreeDriver(a.sysroot),
     boot,
     insecureRegistries: a.insecureRegistries,
     ...(a.imageStore ? { imageStoreRoot: a.imageStore } : {}),
+    identity: { nodeIps: process.env.NODE_IP ? [process.env.NODE_IP] : undefined },
   });
   const abort = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => abort.abort());
   const stamp = (l: string): void => log(`${new Date().toISOString()} ${l}`);
   stamp(`agent starting: sysroot ${a.sysroot}, boot ${a.boot}, booted ${node.booted().stateroot}`);
-  await new Agent({ api: new KubeApi(kc), node, namespace: a.namespace, log: stamp }).run(
-    abort.signal,
-  );
+  const reporter =
+    hubFile && clusterName
+      ? new HubReporter({
+          hub: new KubeApi(loadKubeconfig(hubFile)),
+          clusterName,
+          node,
+          log: stamp,
+        })
+      : undefined;
+  if (reporter) stamp(`reporting to the hub as cluster ${clusterName}`);
+  await new Agent({
+    api: new KubeApi(kc),
+    node,
+    namespace: a.namespace,
+    log: stamp,
+    reporter,
+  }).run(abort.signal);
   stamp("agent stopped");
   return 0;
 }

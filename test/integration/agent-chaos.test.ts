@@ -57,7 +57,7 @@ describe("the agent under SIGKILL", () => {
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
     await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
-    ({ seed } = await publishSeed(registry, seedCluster.dir, {
+    ({ seed } = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release", "operator"],
     }));

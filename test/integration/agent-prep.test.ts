@@ -1,14 +1,24 @@
 // The spoke agent on a real apiserver, a real ostree sysroot and a real registry: Prep from a
 // real seed (stateroot set up, images precached), cancel back to Idle leaving the node as it
 // was, and bad seeds failing Prep with LCA's messages.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "../../addon/agent/agent.js";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import { SandboxBoot } from "../../addon/agent/drivers/boot.js";
-import type { Ibu } from "../../addon/agent/ibu-types.js";
+import { Annotation, type Ibu } from "../../addon/agent/ibu-types.js";
+import { run as exec } from "../../addon/agent/exec.js";
 import { Node } from "../../addon/agent/node.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
@@ -42,7 +52,7 @@ describe("the agent's Prep and cancel", () => {
       makeSysroot("4.17.0", { hostname: "sno-1" }),
     ]);
     await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
-    const published = await publishSeed(registry, seedCluster.dir, {
+    const published = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release", "operator-a", "operator-b"],
     });
@@ -142,6 +152,26 @@ describe("the agent's Prep and cancel", () => {
         join(spoke.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "kubelet", "config.json"),
       ),
     ).toBe(true);
+    // The cluster's kubeconfig signers are kept for the new stateroot (LCA's kubeconfig-crypto).
+    const kept = join(
+      spoke.ostree.staterootDir("rhcos_4.18.1"),
+      "var",
+      "opt",
+      "openshift",
+      "kubeconfig-crypto",
+    );
+    expect(readdirSync(kept).sort()).toEqual([
+      "admin-kubeconfig-signer.crt",
+      "ingress-operator_1700000000.crt",
+      "ingress-operator_1700000000.key",
+      "kube-apiserver-lb-signer.crt",
+      "kube-apiserver-lb-signer.key",
+      "kube-apiserver-localhost-signer.crt",
+      "kube-apiserver-localhost-signer.key",
+      "kube-apiserver-service-network-signer.crt",
+      "kube-apiserver-service-network-signer.key",
+    ]);
+    expect(statSync(join(kept, "kube-apiserver-lb-signer.key")).mode & 0o777).toBe(0o600);
     const { ImageStore } = await import("../../addon/agent/drivers/images.js");
     const store = new ImageStore(storeRoot);
     expect(store.list().sort()).toEqual(images.map(i => ImageStore.nameOf(i)).sort());
@@ -246,4 +276,42 @@ describe("the agent's Prep and cancel", () => {
       expect(nodeState()).toEqual(before);
     },
   );
+
+  it("holds a failed cancel until manual-cleanup-done says it was cleaned up by hand", async () => {
+    await waitFor("Idle", x => cond(x, "Idle") === "True/Idle/Idle");
+    await setSpec({ stage: "Prep", seedImageRef: { image: seed, version: "4.18.1" } });
+    await waitFor("PrepCompleted", x => cond(x, "PrepCompleted")?.startsWith("True/") ?? false);
+    // Something in LCA's workspace that cannot be removed (an immutable file).
+    const ws = join(spoke.ostree.staterootDir("rhcos_4.17.0"), "var", "lib", "lca", "workspace");
+    const stuck = join(ws, "held", "file");
+    mkdirSync(join(stuck, ".."), { recursive: true });
+    writeFileSync(stuck, "x");
+    await exec("chattr", ["+i", stuck]);
+    try {
+      await setSpec({ stage: "Idle" });
+      const failed = await waitFor(
+        "AbortFailed",
+        x => cond(x, "Idle")?.includes("/AbortFailed/") ?? false,
+      );
+      expect(cond(failed, "Idle")).toMatch(
+        /^False\/AbortFailed\/failed to remove the workspace: .+ Perform cleanup manually then add 'lca.openshift.io\/manual-cleanup-done' annotation to ibu CR to transition back to Idle$/i,
+      );
+      // Every other step ran: the new stateroot is gone.
+      expect(spoke.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+      // Not retried on every resync (LCA waits 5 minutes): still failed after two resyncs.
+      await new Promise(r => setTimeout(r, 4500));
+      expect(cond((await api.get<Ibu>(IBU))!, "Idle")).toBe(cond(failed, "Idle"));
+    } finally {
+      await exec("chattr", ["-i", stuck]);
+    }
+    // The user cleaned up by hand and says so.
+    const current = (await api.get<Ibu>(IBU))!;
+    await api.replace(IBU, {
+      ...current,
+      metadata: { ...current.metadata, annotations: { [Annotation.manualCleanupDone]: "" } },
+    });
+    const idle = await waitFor("Idle", x => cond(x, "Idle") === "True/Idle/Idle");
+    expect(idle.metadata.annotations?.[Annotation.manualCleanupDone]).toBeUndefined();
+    expect(existsSync(ws)).toBe(false);
+  });
 });

@@ -1,13 +1,16 @@
 // The agent through a whole image-based upgrade on real parts: Prep, Upgrade with a pivot and
 // reboot into the new stateroot (the IBU restored from the file it was saved to), finalize
 // removing the old stateroot; and Rollback back to the original stateroot, then finalize.
-import { mkdtempSync, rmSync } from "node:fs";
+import { X509Certificate } from "node:crypto";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
-import type { Ibu } from "../../addon/agent/ibu-types.js";
+import { Annotation, type Ibu } from "../../addon/agent/ibu-types.js";
+import { fingerprints, pkiRoots } from "../../addon/agent/drivers/crypto.js";
+import { run } from "../../addon/agent/exec.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
@@ -41,7 +44,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     ]);
     const velero = (await loadThirdPartyCrds()).filter(s => s.crd.spec.group === "velero.io");
     await cp.cluster("sno").installCrds([...loadOwnCrds(), ...velero].map(s => s.crd));
-    ({ seed } = await publishSeed(registry, seedCluster.dir, {
+    ({ seed } = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release"],
     }));
@@ -58,14 +61,17 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     await Promise.all([cp?.stop(), registry?.stop(), seedCluster?.remove()]);
   });
 
-  async function boot(): Promise<void> {
+  async function boot(whileOff?: (reboot: number) => void): Promise<void> {
     await api.delete(IBU); // each test starts from a fresh cluster state
+    // Events of earlier tests go: each test sees the Reboot events of its own node only.
+    await api.request("DELETE", "/apis/events.k8s.io/v1/namespaces/default/events");
     spoke = await makeSysroot("4.17.0", { hostname: "sno-1" });
     storeRoot = mkdtempSync(join(tmpdir(), "ibu-store-"));
     sandbox = new SandboxNode(spoke, api, {
       insecureRegistries: [registry.host],
       imageStoreRoot: storeRoot,
       log,
+      whileOff,
     });
     sandbox.start();
     await waitFor("Idle", i => cond(i, "Idle") === "True/Idle/Idle");
@@ -182,6 +188,22 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     );
   }
 
+  /** LCA's Reboot events about the IBU, oldest first. */
+  async function rebootEvents(): Promise<string[]> {
+    const list = await api.get<{
+      items: Array<{
+        reason: string;
+        note: string;
+        eventTime: string;
+        regarding: { kind: string };
+      }>;
+    }>("/apis/events.k8s.io/v1/namespaces/default/events");
+    return (list?.items ?? [])
+      .filter(e => e.reason === "Reboot" && e.regarding.kind === "ImageBasedUpgrade")
+      .sort((a, b) => a.eventTime.localeCompare(b.eventTime))
+      .map(e => e.note);
+  }
+
   const booted = (): string | undefined =>
     bootedDeployment(spoke!.ostree, new SandboxBoot(spoke!.dir, () => undefined))?.stateroot;
 
@@ -204,6 +226,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       "rhcos_4.17.0",
     ]);
     expect(done.status?.validNextStages).toEqual(["Idle", "Rollback"]);
+    expect(await rebootEvents()).toEqual(["System will now reboot for upgrade"]);
     // The server certificate of the original stateroot expires first (20 days): less 30 minutes.
     const { rollbackExpiration } = await import("../../addon/agent/stages/upgrade.js");
     const expected = rollbackExpiration(spoke!.ostree.staterootDir("rhcos_4.17.0") + "/var");
@@ -219,6 +242,30 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       ["Prep", true, ["Stateroot", "Precache"]],
       ["Upgrade", true, ["PrePivot", "PostPivot"]],
     ]);
+
+    // The new stateroot has this cluster's own crypto: no seed key or certificate, names of
+    // its own, and the original signers, so kubeconfigs from before the upgrade still work.
+    const roots = (sr: TestSysroot, stateroot: string): string[] => {
+      const d = sr.ostree.deployments().find(x => x.stateroot === stateroot)!;
+      return pkiRoots(d.dir, join(sr.ostree.staterootDir(stateroot), "var"));
+    };
+    const now = fingerprints(roots(spoke!, "rhcos_4.18.1"));
+    const fromSeed = fingerprints(roots(seedCluster, "rhcos_4.18.1"));
+    expect(now.keys.filter(k => fromSeed.keys.includes(k))).toEqual([]);
+    expect(now.certs.filter(c => fromSeed.certs.includes(c))).toEqual([]);
+    const newPki = join(roots(spoke!, "rhcos_4.18.1")[0]!, "pki");
+    const oldPki = join(roots(spoke!, "rhcos_4.17.0")[0]!, "pki");
+    expect(new X509Certificate(readFileSync(join(newPki, "etcd-serving.crt"))).subjectAltName).toBe(
+      `DNS:sno-1, DNS:localhost, IP Address:${spoke!.identity.ip}, IP Address:127.0.0.1`,
+    );
+    const verify = (ca: string, cert: string): Promise<string> =>
+      run("openssl", ["verify", "-CAfile", ca, cert]);
+    expect(
+      await verify(join(oldPki, "ca-bundle.crt"), join(newPki, "apiserver-lb-serving.crt")),
+    ).toMatch(/: OK\n$/);
+    expect(await verify(join(newPki, "client-ca-bundle.crt"), spoke!.admin.clientCert)).toMatch(
+      /: OK\n$/,
+    );
 
     await setStage("Idle");
     const idle = await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
@@ -243,6 +290,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     expect(rolled.status?.validNextStages).toEqual(["Idle"]);
     expect(sandbox!.reboots).toBe(2);
     expect(booted()).toBe("rhcos_4.17.0");
+    expect(await rebootEvents()).toEqual([
+      "System will now reboot for upgrade",
+      "System will now reboot for rollback",
+    ]);
 
     await setStage("Idle");
     await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
@@ -430,6 +481,55 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       }
     },
   );
+
+  it.each([
+    ["rolls back automatically", undefined],
+    ["with post-reboot-config Disabled, fails and stays", "Disabled"],
+  ])("when the crypto check after the pivot fails, %s", async (_what, postRebootConfig) => {
+    // While the node is off for the pivot, a seed certificate finds its way back onto the disk.
+    await boot(reboot => {
+      if (reboot !== 1) return;
+      const pem = join("var", "lib", "kubelet", "pki", "kubelet-server-current.pem");
+      copyFileSync(
+        join(seedCluster.ostree.staterootDir("rhcos_4.18.1"), pem),
+        join(spoke!.ostree.staterootDir("rhcos_4.18.1"), pem),
+      );
+    });
+    if (postRebootConfig) {
+      const current = (await api.get<Ibu>(IBU))!;
+      await api.replace(IBU, {
+        ...current,
+        metadata: {
+          ...current.metadata,
+          annotations: { [Annotation.autoRollbackPostRebootConfig]: postRebootConfig },
+        },
+      });
+    }
+    await prepped();
+    await setStage("Upgrade");
+    const failed = await waitFor(
+      "Upgrade failed",
+      i =>
+        cond(i, "UpgradeCompleted") === "False/Failed/Upgrade failed" &&
+        sandbox!.reboots >= (postRebootConfig ? 1 : 2),
+      60_000,
+    );
+    const message = failed.status!.conditions!.find(c => c.type === "UpgradeInProgress")!.message;
+    expect(message).toMatch(
+      /kubelet-server-current\.pem: certificate "system:node:seed" left from the seed/,
+    );
+    if (postRebootConfig) {
+      expect(message).toMatch(/^cluster cryptography check failed: /);
+      expect(booted()).toBe("rhcos_4.18.1");
+      expect(failed.status?.validNextStages).toEqual(["Rollback"]);
+    } else {
+      expect(message).toMatch(
+        /^Rollback due to postpivot failure: cluster cryptography check failed: /,
+      );
+      expect(booted()).toBe("rhcos_4.17.0");
+      expect(failed.status?.validNextStages).toEqual(["Idle"]);
+    }
+  });
 
   it("brings a deleted IBU back as it was in the middle of an upgrade", async () => {
     await boot();

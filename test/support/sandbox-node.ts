@@ -6,6 +6,7 @@ import { Agent } from "../../addon/agent/agent.js";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import { SandboxBoot, sandboxPowerOn } from "../../addon/agent/drivers/boot.js";
 import { Node } from "../../addon/agent/node.js";
+import { HubReporter } from "../../addon/agent/report.js";
 import type { KubeApi } from "../../addon/shared/kube.js";
 import type { TestSysroot } from "./sysroot.js";
 
@@ -22,6 +23,10 @@ export class SandboxNode {
       insecureRegistries: string[];
       imageStoreRoot: string;
       log?: (l: string) => void;
+      /** Runs while the node is "off", before it boots again (tests tamper with disks here). */
+      whileOff?: (reboot: number) => void;
+      /** Report to this hub as this cluster, as the addon's agent does. */
+      hub?: { api: KubeApi; clusterName: string };
     },
   ) {}
 
@@ -30,8 +35,16 @@ export class SandboxNode {
     const boot = new SandboxBoot(this.sysroot.dir, () => {
       this.rebootPending = this.powerCycle();
     });
-    const node = new Node({ ostree: this.sysroot.ostree, boot, ...this.opts });
-    this.running = new Agent({ api: this.api, node, resyncSeconds: 2, log: this.opts.log }).run(
+    const node = new Node({
+      ostree: this.sysroot.ostree,
+      boot,
+      insecureRegistries: this.opts.insecureRegistries,
+      imageStoreRoot: this.opts.imageStoreRoot,
+    });
+    const { hub, log } = this.opts;
+    const reporter =
+      hub && new HubReporter({ hub: hub.api, clusterName: hub.clusterName, node, log });
+    this.running = new Agent({ api: this.api, node, resyncSeconds: 2, log, reporter }).run(
       this.abort.signal,
     );
   }
@@ -40,6 +53,7 @@ export class SandboxNode {
   private async powerCycle(): Promise<void> {
     this.abort.abort();
     await this.running;
+    this.opts.whileOff?.(this.reboots + 1);
     sandboxPowerOn(this.sysroot.dir);
     await this.api.delete(`${IBU_PATH}/upgrade`);
     this.reboots++;

@@ -4,19 +4,26 @@ import { buildSeed } from "../../addon/agent/seed/build.js";
 import { defaultClusterInfo } from "../../addon/agent/seed/format.js";
 import { pushTinyImage } from "./images.js";
 import type { TestRegistry } from "./registry.js";
+import type { TestSysroot } from "./sysroot.js";
 
 export async function publishSeed(
   registry: TestRegistry,
-  seedSysroot: string,
+  seedCluster: TestSysroot,
   opts: { version: string; imageNames: readonly string[] },
 ): Promise<{ seed: string; images: string[] }> {
   const images = opts.imageNames.map(n => `${registry.host}/ocp/${n}:${opts.version}`);
   for (const image of images) await pushTinyImage(image);
   const seed = `${registry.host}/seeds/sno:${opts.version}`;
   await buildSeed({
-    sysroot: seedSysroot,
+    sysroot: seedCluster.dir,
     version: opts.version,
-    clusterInfo: defaultClusterInfo(opts.version),
+    clusterInfo: {
+      ...defaultClusterInfo(opts.version),
+      sno_hostname: seedCluster.identity.hostname,
+      cluster_name: seedCluster.identity.clusterName,
+      base_domain: seedCluster.identity.baseDomain,
+      node_ips: [seedCluster.identity.ip],
+    },
     images,
     image: seed,
     tlsVerify: false,

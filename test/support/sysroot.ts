@@ -8,6 +8,7 @@ import { run } from "../../addon/agent/exec.js";
 import { sandboxPowerOn } from "../../addon/agent/drivers/boot.js";
 import { OstreeDriver } from "../../addon/agent/drivers/ostree.js";
 import { staterootName } from "../../addon/agent/seed/format.js";
+import { writeClusterPki, type AdminCredentials, type PkiIdentity } from "./pki.js";
 
 /** Commits an RHCOS-like tree for `version` to `repo` under ref `rhcos/<version>`. */
 export async function commitRelease(repo: string, version: string): Promise<string> {
@@ -44,18 +45,37 @@ export interface TestSysroot {
   readonly dir: string;
   readonly ostree: OstreeDriver;
   readonly stateroot: string;
+  /** Who the cluster is: its certificates name this host, cluster domain and IP. */
+  readonly identity: PkiIdentity;
+  /** The admin kubeconfig's client certificate, held outside the cluster. */
+  readonly admin: AdminCredentials;
   remove(): Promise<void>;
+}
+
+/** A documentation-range IP (192.0.2.0/24) per host name, stable across runs. */
+function testIp(hostname: string): string {
+  let h = 2166136261;
+  for (const ch of hostname) h = Math.imul(h ^ ch.charCodeAt(0), 16777619) >>> 0;
+  return `192.0.2.${11 + (h % 240)}`;
 }
 
 /**
  * A sysroot with one stateroot for `version`, deployed and booted, with some local state in
- * its /var and /etc (what a seed carries over).
+ * its /var and /etc (what a seed carries over), including the cluster's PKI.
  */
 export async function makeSysroot(
   version: string,
-  opts: { hostname?: string } = {},
+  opts: { hostname?: string; clusterName?: string; ip?: string } = {},
 ): Promise<TestSysroot> {
   const dir = mkdtempSync(join(tmpdir(), "ibu-sysroot-"));
+  const adminDir = mkdtempSync(join(tmpdir(), "ibu-admin-"));
+  const hostname = opts.hostname ?? "sno";
+  const identity: PkiIdentity = {
+    hostname,
+    clusterName: opts.clusterName ?? hostname,
+    baseDomain: "example.com",
+    ip: opts.ip ?? (hostname === "seed" ? "192.0.2.10" : testIp(hostname)),
+  };
   const ostree = new OstreeDriver(dir);
   await ostree.initFs();
   await commitRelease(ostree.repo, version);
@@ -64,47 +84,28 @@ export async function makeSysroot(
   await ostree.deploy(stateroot, `rhcos/${version}`, { asDefault: true });
   const [d] = ostree.deployments();
   if (!d) throw new Error("deploy produced no deployment");
-  writeFileSync(join(d.dir, "etc", "hostname"), `${opts.hostname ?? "sno"}\n`);
-  mkdirSync(join(ostree.staterootDir(stateroot), "var", "lib", "kubelet"), { recursive: true });
-  writeFileSync(
-    join(ostree.staterootDir(stateroot), "var", "lib", "kubelet", "config.json"),
-    "{}\n",
+  writeFileSync(join(d.dir, "etc", "hostname"), `${hostname}\n`);
+  const varLibKubelet = join(ostree.staterootDir(stateroot), "var", "lib", "kubelet");
+  mkdirSync(varLibKubelet, { recursive: true });
+  writeFileSync(join(varLibKubelet, "config.json"), "{}\n");
+  // The cluster's certificates; the kubelet's expiries bound how long a rollback is safe.
+  const admin = await writeClusterPki(
+    join(d.dir, "etc", "kubernetes"),
+    varLibKubelet,
+    identity,
+    adminDir,
   );
-  // Kubelet certificates, as a cluster has them: their expiry bounds how long a rollback is safe.
-  const pki = join(ostree.staterootDir(stateroot), "var", "lib", "kubelet", "pki");
-  mkdirSync(pki, { recursive: true });
-  for (const [name, days] of [
-    ["kubelet-client-current", 30],
-    ["kubelet-server-current", 20],
-  ] as const) {
-    const key = join(pki, `${name}.key`);
-    const cert = join(pki, `${name}.pem`);
-    await run("openssl", [
-      "req",
-      "-x509",
-      "-newkey",
-      "ec",
-      "-pkeyopt",
-      "ec_paramgen_curve:P-256",
-      "-nodes",
-      "-keyout",
-      key,
-      "-out",
-      cert,
-      "-days",
-      String(days),
-      "-subj",
-      `/CN=system:node:${opts.hostname ?? "sno"}`,
-    ]);
-  }
   sandboxPowerOn(dir);
   return {
     dir,
     ostree,
     stateroot,
+    identity,
+    admin,
     remove: async () => {
       await run("chattr", ["-R", "-i", dir]).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
+      rmSync(adminDir, { recursive: true, force: true });
     },
   };
 }

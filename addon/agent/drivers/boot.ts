@@ -2,7 +2,7 @@
 // booted deployment comes from /proc/cmdline and a reboot is systemd's; in tests and the demo
 // the "kernel command line" is a file in the sysroot, and a reboot ends the agent so the
 // harness can "power on" the default deployment (sandboxPowerOn) and start the agent again.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { run } from "../exec.js";
@@ -17,6 +17,15 @@ export interface BootDriver {
   reboot(reason: string): Promise<void>;
 }
 
+/** True when this process's mount namespace is not the host's (PID 1's). */
+function inContainer(): boolean {
+  try {
+    return readlinkSync("/proc/1/ns/mnt") !== readlinkSync("/proc/self/ns/mnt");
+  } catch {
+    return false;
+  }
+}
+
 export class HostBoot implements BootDriver {
   cmdline(): string {
     return readFileSync("/proc/cmdline", "utf8");
@@ -27,8 +36,14 @@ export class HostBoot implements BootDriver {
   }
 
   async reboot(reason: string): Promise<void> {
-    // As LCA does: a transient unit, so the reboot outlives the agent's container.
-    await run("systemd-run", [
+    // As LCA does: a transient unit, so the reboot outlives the agent's container; from a
+    // container (host PID namespace) through the host's namespaces.
+    const prefix = inContainer()
+      ? ["--target", "1", "--cgroup", "--mount", "--ipc", "--pid", "--"]
+      : [];
+    await run(prefix.length ? "nsenter" : "systemd-run", [
+      ...prefix,
+      ...(prefix.length ? ["systemd-run"] : []),
       "--unit",
       "ibu-gitops-reboot",
       "--description",

@@ -25,6 +25,8 @@ export interface StageContext {
   stopPhase(phase: string): Promise<void>;
   /** Writes the IBU as it is now (spec and status) to a file, as LCA saves it across a pivot. */
   saveIbu(file: string, edit?: (ibu: Ibu) => Ibu): void;
+  /** A Normal event about the IBU, as LCA records its two Reboot events; never fails the stage. */
+  event(reason: string, note: string): Promise<void>;
   /** `.dockerconfigjson` of a Secret in the agent's namespace, or undefined. */
   pullSecret(name: string): Promise<string | undefined>;
 }

@@ -18,6 +18,11 @@ import { compareVersions } from "./versions.js";
 import { usagePercent } from "../drivers/disk.js";
 import { Annotation } from "../ibu-types.js";
 import { loadOadpContent, objectsFromConfigMaps, oadpProblem } from "./oadp.js";
+import { pkiRoots, saveSigners } from "../drivers/crypto.js";
+
+/** Where Prep keeps the cluster's own signers in the new stateroot (LCA's kubeconfig-crypto). */
+export const keptSignersDir = (staterootVar: string): string =>
+  join(staterootVar, "opt", "openshift", "kubeconfig-crypto");
 
 /** Parallel image pulls during precache (LCA's MAX_PULL_THREADS defaults to 10). */
 const PULL_THREADS = Number(process.env.IBU_GITOPS_PULL_THREADS ?? 4);
@@ -255,6 +260,13 @@ async function setupStateroot(
     readFileSync(join(root, SeedFile.containersList)),
   );
   writeFileSync(join(ws, SeedFile.manifest), readFileSync(join(root, SeedFile.manifest)));
+  // LCA's kubeconfig-crypto: the signers kubeconfigs outside the cluster trust, kept for the
+  // new stateroot so its regenerated crypto still chains to them.
+  const booted = ctx.node.booted();
+  saveSigners(
+    pkiRoots(booted.dir, ctx.node.varOf(booted.stateroot)),
+    keptSignersDir(ctx.node.varOf(stateroot)),
+  );
   rmSync(seedDir, { recursive: true, force: true });
 }
 

@@ -3,7 +3,7 @@
 // order changes, and the node reboots. After the pivot the saved IBU is restored and the
 // stage completes.
 import { X509Certificate } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { failStage, nowTimestamp } from "../stage-machine.js";
 import { Annotation, Msg, type Ibu } from "../ibu-types.js";
@@ -14,7 +14,9 @@ import {
   objectsFromConfigMaps,
   runInWaves,
 } from "./oadp.js";
-import { staterootName } from "../seed/format.js";
+import { SeedFile, staterootName, type SeedClusterInfo } from "../seed/format.js";
+import { pkiProblems, pkiRoots, recert, type RecertSummary } from "../drivers/crypto.js";
+import { keptSignersDir } from "./prep.js";
 import type { StageContext, StageOutcome } from "./context.js";
 
 /** LCA's saved-IBU file, relative to a stateroot's /var. */
@@ -62,6 +64,8 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
     await ctx.progress("Exporting Policy and Config Manifests");
     exportInWaves(await objectsFromConfigMaps(ctx.api, extraManifests), manifestsDir(ctx, target));
   }
+  await ctx.progress("Regenerating cluster cryptography");
+  regenerateCrypto(ctx, next);
   await ctx.progress(Msg.inProgress);
   await ctx.stopPhase("PrePivot");
   // The new stateroot gets the IBU as it is; the old one a copy that reads as a failed
@@ -69,8 +73,61 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   ctx.saveIbu(savedIbuPath(ctx, target));
   ctx.saveIbu(savedIbuPath(ctx, booted), ibu => upgradeFailed(ibu, "Uncontrolled rollback"));
   await ostree.setDefault(next);
+  await ctx.event("Reboot", "System will now reboot for upgrade");
   await ctx.node.boot.reboot("System will now reboot for upgrade");
   return { kind: "rebooting" };
+}
+
+/** The crypto summary the new stateroot's post-pivot check reads, relative to its /var. */
+const RECERT_SUMMARY = join("lib", "lca", "recert.json");
+
+/**
+ * The new stateroot gets this cluster's own keys and certificates before it ever boots (LCA
+ * runs recert before the kubelet starts too): the seed's names become this cluster's and its
+ * kubeconfig signers, saved during Prep, stand in for the seed's.
+ */
+function regenerateCrypto(ctx: StageContext, next: { stateroot: string; dir: string }): void {
+  const nextVar = ctx.node.varOf(next.stateroot);
+  const seed = JSON.parse(
+    readFileSync(join(ctx.node.workspace(), SeedFile.manifest), "utf8"),
+  ) as SeedClusterInfo;
+  const summary = recert({
+    roots: pkiRoots(next.dir, nextVar),
+    from: {
+      hostname: seed.sno_hostname,
+      clusterName: seed.cluster_name,
+      baseDomain: seed.base_domain,
+      nodeIps: seed.node_ips,
+    },
+    to: ctx.node.identity(),
+    keptDir: keptSignersDir(nextVar),
+    stateDir: join(ctx.node.workspace(), "recert"),
+  });
+  const file = join(nextVar, RECERT_SUMMARY);
+  mkdirSync(join(file, ".."), { recursive: true });
+  writeFileSync(`${file}.tmp`, JSON.stringify(summary));
+  renameSync(`${file}.tmp`, file);
+  // The kept private keys now live in the stateroot's PKI; no second copy stays behind.
+  rmSync(keptSignersDir(nextVar), { recursive: true, force: true });
+}
+
+/**
+ * The post-pivot check of the cluster's crypto (our part of LCA's post-pivot reconfiguration):
+ * every certificate chains to a signer on the node and is valid now, and nothing is the seed's.
+ */
+function cryptoProblem(ctx: StageContext): string | undefined {
+  const booted = ctx.node.booted();
+  const bootedVar = ctx.node.varOf(booted.stateroot);
+  const file = join(bootedVar, RECERT_SUMMARY);
+  if (existsSync(`${file}.verified`)) return undefined;
+  if (!existsSync(file))
+    return "the cluster's cryptography was not regenerated before the pivot (no recert summary)";
+  const summary = JSON.parse(readFileSync(file, "utf8")) as RecertSummary;
+  const problems = pkiProblems(pkiRoots(booted.dir, bootedVar), summary.seedFingerprints);
+  if (problems.length)
+    return `cluster cryptography check failed: ${problems.slice(0, 3).join("; ")}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ""}`;
+  renameSync(file, `${file}.verified`);
+  return undefined;
 }
 
 /** The IBU as the original stateroot should show it after an unplanned or automatic rollback. */
@@ -169,6 +226,13 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
       `Rollback due to LCA Init Monitor timeout, after ${goDuration(timeout)}`,
     );
   }
+  const crypto = cryptoProblem(ctx);
+  if (crypto) {
+    // LCA's post-pivot reconfiguration failing: auto-rollback unless post-reboot-config is Disabled.
+    if (ctx.ibu.metadata.annotations?.[Annotation.autoRollbackPostRebootConfig] === DISABLED)
+      return { kind: "failed", message: crypto };
+    return autoRollback(ctx, `Rollback due to postpivot failure: ${crypto}`);
+  }
   const booted = ctx.node.booted().stateroot;
   const manifests = manifestsDir(ctx, booted);
   if (existsSync(manifests)) {
@@ -221,6 +285,7 @@ export async function rollback(ctx: StageContext, afterPivot: boolean): Promise<
     delete (status as { rollbackAvailabilityExpiration?: string }).rollbackAvailabilityExpiration;
     return { ...ibu, status };
   });
+  await ctx.event("Reboot", "System will now reboot for rollback");
   await ctx.node.boot.reboot("System will now reboot for rollback");
   return { kind: "rebooting" };
 }
