@@ -14,7 +14,8 @@ import {
 import { dirname, join, relative } from "node:path";
 import { ApiObject, App, Chart, Yaml } from "cdk8s";
 import { stringify } from "yaml";
-import { ArgoApp } from "./constructs/argocd.js";
+import { ADDON_FILES, ADDON_KINDS, IbuAddon } from "./constructs/addon.js";
+import { ArgoApp, SYNCED_KINDS } from "./constructs/argocd.js";
 import { IbuFleet } from "./constructs/ibu-fleet.js";
 import { fileOf } from "./constructs/output.js";
 import { DESIRED_STAGES, type DesiredStage, type Fleet } from "./fleet/model.js";
@@ -38,15 +39,28 @@ export function synthFleet(fleet: Fleet, opts: SynthOptions = {}): OutputFiles {
   const templates = new TemplateSet(opts.templatesDir);
   const app = new App({ outdir: "unused" });
   const chart = new Chart(app, fleet.metadata.name, { disableResourceNameHashes: true });
-  new IbuFleet(chart, "Fleet", { fleet, templates, oadpData: oadpData(fleet, templates) });
+  const ibu = new IbuFleet(chart, "Fleet", {
+    fleet,
+    templates,
+    oadpData: oadpData(fleet, templates),
+  });
   const spec = fleet.spec;
   const destinations = [spec.hub.policyNamespace, spec.hub.upgradeNamespace];
   if (spec.flavour === "ibgu") destinations.push(spec.oadp.configMap.namespace);
+  if (spec.addon) {
+    const { clusterSelector } = spec.addon;
+    new IbuAddon(chart, "Addon", {
+      addon: spec.addon,
+      selectors: clusterSelector ? [clusterSelector] : ibu.placementSelectors(),
+    });
+    destinations.push(spec.addon.hubNamespace);
+  }
   new ArgoApp(chart, "Argo", {
     fleetName: fleet.metadata.name,
     spec,
     destinations: [...new Set(destinations)].sort(),
     file: ARGO_FILE,
+    ...(spec.addon ? { kinds: [...SYNCED_KINDS, ...ADDON_KINDS] } : {}),
   });
 
   const byFile = new Map<string, unknown[]>();
@@ -85,7 +99,13 @@ export function synthFleet(fleet: Fleet, opts: SynthOptions = {}): OutputFiles {
   return new Map([...files.entries()].sort(([a], [b]) => a.localeCompare(b)));
 }
 
-const ORDER = ["namespaces.yaml", "hub-configmaps.yaml", "policies.yaml", "placement.yaml"];
+const ORDER = [
+  "namespaces.yaml",
+  "hub-configmaps.yaml",
+  "policies.yaml",
+  "placement.yaml",
+  ...Object.values(ADDON_FILES),
+];
 function resourceOrder(a: string, b: string): number {
   const ia = ORDER.indexOf(a);
   const ib = ORDER.indexOf(b);

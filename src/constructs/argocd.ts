@@ -11,6 +11,8 @@ export interface ArgoAppProps {
   /** Namespaces the output writes into. */
   readonly destinations: readonly string[];
   readonly file: string;
+  /** Kinds the AppProject admits. @default SYNCED_KINDS */
+  readonly kinds?: typeof SYNCED_KINDS;
 }
 
 /** Kinds the output folder may contain, by API group. */
@@ -31,6 +33,7 @@ export class ArgoApp extends Construct {
     super(scope, id);
     const { argocd } = props.spec;
     const server = "https://kubernetes.default.svc";
+    const kinds = props.kinds ?? SYNCED_KINDS;
     emit(
       this,
       "Project",
@@ -42,12 +45,12 @@ export class ArgoApp extends Construct {
           description: "ibu-gitops: image-based upgrade policies and upgrades",
           sourceRepos: [argocd.repoURL],
           destinations: props.destinations.map(namespace => ({ server, namespace })),
-          clusterResourceWhitelist: SYNCED_KINDS.filter(k => k.clusterScoped).map(
-            ({ group, kind }) => ({ group, kind }),
-          ),
-          namespaceResourceWhitelist: SYNCED_KINDS.filter(k => !k.clusterScoped).map(
-            ({ group, kind }) => ({ group, kind }),
-          ),
+          clusterResourceWhitelist: kinds
+            .filter(k => k.clusterScoped)
+            .map(({ group, kind }) => ({ group, kind })),
+          namespaceResourceWhitelist: kinds
+            .filter(k => !k.clusterScoped)
+            .map(({ group, kind }) => ({ group, kind })),
         },
       },
       { file: props.file },

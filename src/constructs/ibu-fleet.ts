@@ -249,7 +249,7 @@ export class IbuFleet extends Construct {
   }
 
   /** The fleet's clusterSelector, or one predicate per group (its selector, its cluster list). */
-  private placementSelectors(): LabelSelector[] {
+  placementSelectors(): LabelSelector[] {
     if (this.spec.clusterSelector) return [this.spec.clusterSelector];
     return this.spec.groups.flatMap(g => [
       ...(g.selector ? [g.selector] : []),

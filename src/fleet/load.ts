@@ -9,6 +9,7 @@ import {
   FLEET_API_VERSION,
   FLEET_KIND,
   FLEET_SPEC_SCHEMA,
+  addonProblems,
   type DesiredStage,
   type Fleet,
   type FleetSpec,
@@ -105,6 +106,7 @@ function checkHeader(raw: Record<string, unknown>, out: ProblemCollector): void 
 
 function checkRules(spec: FleetSpec, baseDir: string, out: ProblemCollector): void {
   checkGroups(spec, out);
+  for (const p of addonProblems(spec)) out.add(p.path, p.message);
   // ACM's webhook: a root policy's namespace and name together are at most 62 characters,
   // because the replicated policy is named <namespace>.<name> (63 with the dot).
   for (const policy of Object.values(policyNames(spec.policyName)) as string[]) {

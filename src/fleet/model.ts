@@ -63,6 +63,23 @@ export interface Group {
   readonly plan?: ReadonlyArray<readonly string[]>;
 }
 
+/** The ibu-gitops ACM addon (spoke agent and hub controller), installed from this fleet's output. */
+export interface AddonSpec {
+  /** One image for the agent and the hub controller. */
+  readonly image: string;
+  /** Spoke namespace of the agent (the AddOnDeploymentConfig's agentInstallNamespace). */
+  readonly installNamespace: string;
+  /** Hub namespace of the hub controller, the AddOnDeploymentConfig and the addon's Placement. */
+  readonly hubNamespace: string;
+  /** Clusters the addon is installed on; absent: the fleet's clusterSelector (or its groups). */
+  readonly clusterSelector?: LabelSelector;
+  /** How many clusters at once get a new agent version: a count ("5") or a percentage ("25%"). */
+  readonly maxConcurrency: string;
+  readonly hubReplicas: number;
+  /** Bind the agent to the broad ClusterRole that applying LCA extra manifests needs. */
+  readonly extraManifests: boolean;
+}
+
 export interface FleetSpec {
   readonly hub: { readonly policyNamespace: string; readonly upgradeNamespace: string };
   readonly flavour: "cgu" | "ibgu";
@@ -103,6 +120,7 @@ export interface FleetSpec {
     readonly targetRevision: string;
     readonly path: string;
   };
+  readonly addon?: AddonSpec;
 }
 
 export interface Fleet {
@@ -385,5 +403,121 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
         path: str("folder of the output in the repository", { default: "policies" }),
       },
     },
+    addon: {
+      type: "object",
+      doc: "the ibu-gitops ACM addon: spoke agent and hub controller",
+      fields: {
+        image: str("image of the agent and the hub controller", {
+          required: true,
+          check: imageRef,
+        }),
+        installNamespace: label("spoke namespace of the agent", {
+          default: "open-cluster-management-agent-addon",
+        }),
+        hubNamespace: label("hub namespace of the hub controller and the addon configuration", {
+          default: "ibu-gitops",
+        }),
+        clusterSelector: {
+          ...labelSelector,
+          doc: "clusters the addon is installed on (default: the fleet's clusterSelector)",
+        },
+        maxConcurrency: str(
+          "clusters that get a new agent version at once: a count or a percentage",
+          {
+            default: "25%",
+            check: v =>
+              /^((100|[0-9]{1,2})%|[0-9]+)$/.test(v) && v !== "0" && v !== "0%"
+                ? undefined
+                : `${JSON.stringify(v)} is not a count or a percentage such as "25%" (OCM's rollout strategy)`,
+          },
+        ),
+        hubReplicas: {
+          type: "integer",
+          doc: "hub controller replicas (leader election)",
+          min: 1,
+          default: 2,
+        },
+        extraManifests: {
+          type: "boolean",
+          doc: "grant the agent the broad rights applying LCA extra manifests needs",
+          default: true,
+        },
+      },
+    },
   },
 };
+
+const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf("/");
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && dnsSubdomain(prefix) !== undefined)
+    return `label key ${JSON.stringify(key)} has a prefix that is not a DNS subdomain`;
+  if (name.length > 63 || !LABEL_NAME.test(name))
+    return `${JSON.stringify(key)} is not a valid label key (at most 63 letters, digits, '-', '_' and '.', optionally after a DNS-subdomain prefix and '/')`;
+  return undefined;
+}
+
+function labelValueProblem(value: string): string | undefined {
+  return value === "" || (value.length <= 63 && LABEL_NAME.test(value))
+    ? undefined
+    : `${JSON.stringify(value)} is not a valid label value (at most 63 letters, digits, '-', '_' and '.')`;
+}
+
+type Problem = { path: Array<string | number>; message: string };
+
+/**
+ * What the apiserver would refuse in a label selector that the schema cannot see: label key
+ * and value syntax, and the values each operator needs (In/NotIn: some; Exists/DoesNotExist: none).
+ */
+export function labelSelectorProblems(sel: LabelSelector): Problem[] {
+  const out: Problem[] = [];
+  for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+    const msg = labelKeyProblem(k) ?? (typeof v === "string" ? labelValueProblem(v) : undefined);
+    if (msg) out.push({ path: ["matchLabels", k], message: msg });
+  }
+  (sel.matchExpressions ?? []).forEach((e, i) => {
+    if (typeof e.key !== "string") return; // the schema reported it
+    const keyMsg = labelKeyProblem(e.key);
+    if (keyMsg) out.push({ path: ["matchExpressions", i, "key"], message: keyMsg });
+    const values = e.values ?? [];
+    if ((e.operator === "In" || e.operator === "NotIn") && !values.length)
+      out.push({ path: ["matchExpressions", i], message: `${e.operator} needs values` });
+    if ((e.operator === "Exists" || e.operator === "DoesNotExist") && values.length)
+      out.push({
+        path: ["matchExpressions", i, "values"],
+        message: `${e.operator} takes no values`,
+      });
+    values.forEach((v, j) => {
+      const msg = typeof v === "string" ? labelValueProblem(v) : undefined;
+      if (msg) out.push({ path: ["matchExpressions", i, "values", j], message: msg });
+    });
+  });
+  if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length)
+    out.push({ path: [], message: "is empty: it would select every managed cluster" });
+  return out;
+}
+
+/**
+ * The addon's rules across fields: a selector the apiserver accepts, and a hub namespace of its
+ * own (the fleet's namespaces already carry a Namespace object and a ManagedClusterSetBinding).
+ */
+export function addonProblems(spec: FleetSpec): Problem[] {
+  const addon = spec.addon;
+  if (!addon) return [];
+  const out: Problem[] = [];
+  if (addon.clusterSelector) {
+    for (const p of labelSelectorProblems(addon.clusterSelector))
+      out.push({ path: ["spec", "addon", "clusterSelector", ...p.path], message: p.message });
+  }
+  const taken = new Set(["default", spec.hub.policyNamespace, spec.hub.upgradeNamespace]);
+  if (spec.flavour === "ibgu") taken.add(spec.oadp.configMap.namespace);
+  if (taken.has(addon.hubNamespace))
+    out.push({
+      path: ["spec", "addon", "hubNamespace"],
+      message: `${addon.hubNamespace} is already a namespace of this fleet; the addon needs one of its own`,
+    });
+  return out;
+}

@@ -134,7 +134,9 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
         name: "group-ibu-prep-stage-policy",
       },
     ]);
-    expect(all.filter(o => o.kind === "Placement")).toHaveLength(5);
+    expect(
+      all.filter(o => o.kind === "Placement" && o.metadata.namespace === "ztp-group"),
+    ).toHaveLength(5);
     expect(byName(all, "ManagedClusterSetBinding", "global").spec).toEqual({
       clusterSet: "global",
     });
@@ -191,6 +193,11 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
       "hub-configmaps.yaml",
       "policies.yaml",
       "placement.yaml",
+      "addon/namespace.yaml",
+      "addon/crds.yaml",
+      "addon/rbac.yaml",
+      "addon/hub-controller.yaml",
+      "addon/addon.yaml",
       "upgrades/canary.yaml",
       "upgrades/wave-1.yaml",
     ]);
