@@ -42,11 +42,16 @@ interface KubeconfigFile {
  * Reads a kubeconfig. Files it names are resolved against its folder and re-read on every
  * request, so rotated credentials (ACM rewrites the addon's hub kubeconfig) take effect.
  */
-export function loadKubeconfig(file: string): Credentials {
+export function loadKubeconfig(file: string, context?: string): Credentials {
   const kc = parse(readFileSync(file, "utf8")) as KubeconfigFile;
-  const ctxName = kc["current-context"];
+  const ctxName = context ?? kc["current-context"];
   const ctx = kc.contexts?.find(c => c.name === ctxName)?.context;
-  if (!ctx) throw new Error(`kubeconfig ${file}: no current context`);
+  if (!ctx)
+    throw new Error(
+      context
+        ? `kubeconfig ${file}: no context ${JSON.stringify(context)} (have: ${kubeconfigContexts(file).join(", ") || "none"})`
+        : `kubeconfig ${file}: no current context`,
+    );
   const cluster = kc.clusters?.find(c => c.name === ctx.cluster)?.cluster;
   const user = kc.users?.find(u => u.name === ctx.user)?.user ?? {};
   if (!cluster?.server)
@@ -71,6 +76,12 @@ export function loadKubeconfig(file: string): Credentials {
       return Promise.resolve();
     },
   };
+}
+
+/** The names of a kubeconfig's contexts, in file order. */
+export function kubeconfigContexts(file: string): string[] {
+  const kc = parse(readFileSync(file, "utf8")) as KubeconfigFile;
+  return (kc.contexts ?? []).map(c => c.name);
 }
 
 const SERVICE_ACCOUNT = "/var/run/secrets/kubernetes.io/serviceaccount";
