@@ -176,6 +176,23 @@ export class KubeApi {
     });
   }
 
+  /** Every item of a collection (a path, with a query if any), in pages of `pageSize`. */
+  async list<T>(collection: string, pageSize = 500): Promise<T[]> {
+    const items: T[] = [];
+    let token = "";
+    do {
+      const sep = collection.includes("?") ? "&" : "?";
+      const cont = token ? `&continue=${encodeURIComponent(token)}` : "";
+      const page = await this.get<{ items: T[]; metadata?: { continue?: string } }>(
+        `${collection}${sep}limit=${pageSize}${cont}`,
+      );
+      if (!page) throw new ApiError(404, `${collection} is not served`);
+      items.push(...page.items);
+      token = page.metadata?.continue ?? "";
+    } while (token);
+    return items;
+  }
+
   async mergePatch<T>(path: string, patch: unknown): Promise<T> {
     const res = await this.request("PATCH", path, patch, "application/merge-patch+json");
     if (res.status !== 200) throw new ApiError(res.status, `PATCH ${path}: ${statusMessage(res)}`);

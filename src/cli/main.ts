@@ -24,7 +24,19 @@ commands:
             build a seed image (LCA format 4) from a stateroot and push it
   agent     [--kubeconfig file] [--sysroot /sysroot] [--boot host|sandbox] [--insecure-registry host:port]...
             [--image-store dir] [--namespace openshift-lifecycle-agent]
-            run the spoke agent: serve the ImageBasedUpgrade API and do each stage's node work
+            [--hub-kubeconfig file --cluster-name name]
+            run the spoke agent: serve the ImageBasedUpgrade API and do each stage's node work;
+            without --kubeconfig it uses its pod's ServiceAccount; with a hub kubeconfig (HUB_KUBECONFIG)
+            and cluster name (CLUSTER_NAME) it reports to the hub
+  stage     <Idle|Prep|Upgrade|Rollback> (--context name... | --all-contexts) [--kubeconfig file]
+            [--seed-image image --seed-version v [--pull-secret name]] [--partial] [--wait [--timeout 60m]]
+            move clusters to a stage the documented manual way (spec.stage of each ImageBasedUpgrade),
+            after checking each cluster's validNextStages; nothing changes unless every move is
+            allowed (--partial moves the others); --wait follows the stage with a progress bar
+  hub       [--kubeconfig file] [--namespace ibu-gitops] [--listen :8443] [--tls-cert file --tls-key file]
+            [--stuck-after 30m] [--leader-elect] [--cluster-selector label-selector]
+            run the hub controller: own the disable-auto-import annotation, serve the JSON API,
+            the event stream and /metrics (docs/hub.md)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -55,11 +67,27 @@ async function main(argv: string[]): Promise<number> {
       "insecure-registry": { type: "string", multiple: true },
       "image-store": { type: "string" },
       namespace: { type: "string" },
+      listen: { type: "string" },
+      "tls-cert": { type: "string" },
+      "tls-key": { type: "string" },
+      "stuck-after": { type: "string" },
+      "leader-elect": { type: "boolean", default: false },
+      "cluster-selector": { type: "string" },
+      "hub-kubeconfig": { type: "string" },
+      context: { type: "string", multiple: true },
+      "all-contexts": { type: "boolean", default: false },
+      "seed-image": { type: "string" },
+      "seed-version": { type: "string" },
+      "pull-secret": { type: "string" },
+      partial: { type: "boolean", default: false },
+      wait: { type: "boolean", default: false },
+      timeout: { type: "string", default: "60m" },
+      "cluster-name": { type: "string" },
     },
     allowPositionals: true,
     strict: true,
   });
-  if (command !== "seed" && positionals.length) {
+  if (command !== "seed" && command !== "stage" && positionals.length) {
     throw new Error(
       `unexpected argument ${JSON.stringify(positionals[0])} (fleet files go after -f)`,
     );
@@ -125,6 +153,44 @@ async function main(argv: string[]): Promise<number> {
           insecureRegistries: values["insecure-registry"] ?? [],
           imageStore: values["image-store"],
           namespace: values.namespace,
+          hubKubeconfig: values["hub-kubeconfig"],
+          clusterName: values["cluster-name"],
+        },
+        log,
+      );
+    }
+    case "stage": {
+      if (positionals.length > 1)
+        throw new Error(`stage takes one stage, not ${positionals.join(" ")}`);
+      const { runStage } = await import("./stage.js");
+      return runStage(
+        {
+          stage: positionals[0],
+          kubeconfig: values.kubeconfig,
+          contexts: values.context ?? [],
+          allContexts: values["all-contexts"] ?? false,
+          seedImage: values["seed-image"],
+          seedVersion: values["seed-version"],
+          pullSecret: values["pull-secret"],
+          partial: values.partial ?? false,
+          wait: values.wait ?? false,
+          timeout: values.timeout ?? "60m",
+        },
+        s => void process.stdout.write(s),
+      );
+    }
+    case "hub": {
+      const { runHub } = await import("./hub.js");
+      return runHub(
+        {
+          kubeconfig: values.kubeconfig,
+          namespace: values.namespace,
+          listen: values.listen,
+          tlsCert: values["tls-cert"],
+          tlsKey: values["tls-key"],
+          stuckAfter: values["stuck-after"],
+          leaderElect: values["leader-elect"] ?? false,
+          clusterSelector: values["cluster-selector"],
         },
         log,
       );

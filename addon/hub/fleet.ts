@@ -1,0 +1,419 @@
+// The hub's in-memory fleet model, keyed by cluster name: each cluster's latest report
+// (ClusterUpgrade), its ManagedCluster (labels and the disable-auto-import annotation) and the
+// TALM objects that tell its group and batch. Also the pure views the API serves: one
+// cluster's summary and detail, the fleet summary, filters and pages.
+import type { Condition, Stage, StageHistory } from "../agent/ibu-types.js";
+import {
+  DISABLE_AUTO_IMPORT,
+  autoImportIntent,
+  type AutoImportIntent,
+  type Report,
+  type StageState,
+} from "../shared/report.js";
+import { assignGroup, type GroupAssignment, type UpgradeObject } from "./groups.js";
+
+export interface ManagedClusterInfo {
+  readonly name: string;
+  readonly uid?: string;
+  readonly resourceVersion?: string;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+export interface ManagedClusterObject {
+  metadata?: {
+    name?: string;
+    uid?: string;
+    resourceVersion?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
+}
+
+export function toManagedCluster(o: ManagedClusterObject): ManagedClusterInfo {
+  return {
+    name: o.metadata?.name ?? "",
+    ...(o.metadata?.uid ? { uid: o.metadata.uid } : {}),
+    ...(o.metadata?.resourceVersion ? { resourceVersion: o.metadata.resourceVersion } : {}),
+    labels: o.metadata?.labels ?? {},
+    annotations: o.metadata?.annotations ?? {},
+  };
+}
+
+/** A cluster's stage and state; clusters without a report are `Unknown`/`NoReport`. */
+export type ClusterStage = Stage | "Unknown";
+export type ClusterState = StageState | "NoReport";
+
+export interface ClusterSummary {
+  readonly name: string;
+  readonly stage: ClusterStage;
+  readonly state: ClusterState;
+  readonly message: string;
+  readonly group?: string;
+  readonly batch?: number;
+  readonly currentBatch?: number;
+  /** `<namespace>/<name>` of the CGU or IBGU the group comes from. */
+  readonly upgrade?: string;
+  readonly managed: boolean;
+  /** The ManagedCluster carries the disable-auto-import annotation. */
+  readonly autoImportDisabled: boolean;
+  readonly autoImportIntent?: AutoImportIntent;
+  readonly autoRolledBack: boolean;
+  readonly targetVersion?: string;
+  readonly bootedStateroot?: string;
+  readonly reportTime?: string;
+  readonly reportAgeSeconds?: number;
+  /** The latest sign of progress: a condition transition, a stage or phase start or end. */
+  readonly progressTime?: string;
+  /** In progress or pending with no progress for longer than the stuck threshold. */
+  readonly stuck: boolean;
+}
+
+export interface ClusterDetail extends ClusterSummary {
+  readonly agentVersion?: string;
+  readonly sequence?: number;
+  readonly autoImport: {
+    readonly annotation: string | null;
+    readonly intent?: AutoImportIntent;
+    readonly reason?: string;
+    readonly agentIntent?: Report["autoImport"];
+  };
+  readonly ibu?: Report["ibu"];
+  readonly conditions: readonly Condition[];
+  readonly validNextStages: readonly Stage[];
+  readonly history: readonly StageHistory[];
+  readonly node?: Report["node"];
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+export interface ClusterRecord {
+  readonly name: string;
+  readonly report?: Report;
+  readonly managed?: ManagedClusterInfo;
+  /** When the hub saw the current stage and state begin (only for changes it observed). */
+  readonly stateSince?: number;
+}
+
+const toMs = (t: string | undefined): number => (t ? Date.parse(t) || 0 : 0);
+
+/** The latest time the report shows progress at, in ms (0 when it shows none). */
+export function progressMs(report: Report | undefined): number {
+  const status = report?.ibu?.status;
+  let latest = 0;
+  for (const c of status?.conditions ?? []) latest = Math.max(latest, toMs(c.lastTransitionTime));
+  for (const h of status?.history ?? []) {
+    latest = Math.max(latest, toMs(h.startTime), toMs(h.completionTime));
+    for (const p of h.phases ?? [])
+      latest = Math.max(latest, toMs(p.startTime), toMs(p.completionTime));
+  }
+  return latest;
+}
+
+/** The rule's verdict for a report, or undefined when the report carries no IBU. */
+export function intentOf(
+  report: Report | undefined,
+): ReturnType<typeof autoImportIntent> | undefined {
+  const ibu = report?.ibu;
+  if (!ibu) return undefined;
+  return autoImportIntent({ spec: ibu.spec ?? { stage: report.stage }, status: ibu.status });
+}
+
+export function summarize(
+  r: ClusterRecord,
+  assignment: GroupAssignment | undefined,
+  now: number,
+  stuckAfterMs: number,
+): ClusterSummary {
+  const rep = r.report;
+  const intent = intentOf(rep);
+  const progress = Math.max(progressMs(rep), r.stateSince ?? 0);
+  const state: ClusterState = rep?.state ?? "NoReport";
+  const waiting = state === "InProgress" || state === "Pending";
+  const reportMs = toMs(rep?.reportTime);
+  return {
+    name: r.name,
+    stage: rep?.stage ?? "Unknown",
+    state,
+    message: rep?.message ?? "",
+    ...(assignment
+      ? {
+          group: assignment.group,
+          upgrade: assignment.upgrade,
+          ...(assignment.batch !== undefined ? { batch: assignment.batch } : {}),
+          ...(assignment.currentBatch !== undefined
+            ? { currentBatch: assignment.currentBatch }
+            : {}),
+        }
+      : {}),
+    managed: r.managed !== undefined,
+    autoImportDisabled: r.managed?.annotations[DISABLE_AUTO_IMPORT] !== undefined,
+    ...(intent ? { autoImportIntent: intent.intent } : {}),
+    autoRolledBack: rep?.autoRolledBack ?? false,
+    ...(rep?.ibu?.spec?.seedImageRef?.version
+      ? { targetVersion: rep.ibu.spec.seedImageRef.version }
+      : {}),
+    ...(rep?.node?.bootedStateroot ? { bootedStateroot: rep.node.bootedStateroot } : {}),
+    ...(rep?.reportTime
+      ? {
+          reportTime: rep.reportTime,
+          reportAgeSeconds: reportMs ? Math.max(0, Math.round((now - reportMs) / 1000)) : 0,
+        }
+      : {}),
+    ...(progress ? { progressTime: new Date(progress).toISOString() } : {}),
+    stuck: waiting && progress > 0 && now - progress > stuckAfterMs,
+  };
+}
+
+export function detail(
+  r: ClusterRecord,
+  assignment: GroupAssignment | undefined,
+  now: number,
+  stuckAfterMs: number,
+): ClusterDetail {
+  const s = summarize(r, assignment, now, stuckAfterMs);
+  const intent = intentOf(r.report);
+  const status = r.report?.ibu?.status;
+  return {
+    ...s,
+    ...(r.report?.agentVersion ? { agentVersion: r.report.agentVersion } : {}),
+    ...(r.report?.sequence !== undefined ? { sequence: r.report.sequence } : {}),
+    autoImport: {
+      annotation: r.managed?.annotations[DISABLE_AUTO_IMPORT] ?? null,
+      ...(intent ? { intent: intent.intent, reason: intent.reason } : {}),
+      ...(r.report?.autoImport ? { agentIntent: r.report.autoImport } : {}),
+    },
+    ...(r.report?.ibu ? { ibu: r.report.ibu } : {}),
+    conditions: status?.conditions ?? [],
+    validNextStages: status?.validNextStages ?? [],
+    history: status?.history ?? [],
+    ...(r.report?.node ? { node: r.report.node } : {}),
+    labels: r.managed?.labels ?? {},
+  };
+}
+
+export interface NamedList {
+  readonly count: number;
+  /** Sorted by name; at most LIST_CAP names. */
+  readonly clusters: readonly string[];
+}
+
+export interface GroupCounts {
+  total: number;
+  byStage: Record<string, number>;
+  byState: Record<string, number>;
+}
+
+export interface FleetSummary {
+  readonly total: number;
+  readonly reported: number;
+  readonly byStage: Record<string, number>;
+  readonly byState: Record<string, number>;
+  /** stage → state → count */
+  readonly byStageState: Record<string, Record<string, number>>;
+  /** group → counts; clusters in no group are under `ungrouped`. */
+  readonly byGroup: Record<string, GroupCounts>;
+  readonly ungrouped: number;
+  readonly autoImportDisabled: number;
+  readonly failed: NamedList;
+  readonly stuck: NamedList;
+  readonly autoRolledBack: NamedList;
+}
+
+export const LIST_CAP = 1000;
+
+const bump = (m: Record<string, number>, k: string): void => void (m[k] = (m[k] ?? 0) + 1);
+
+/** Counts per stage and state, per group, and the failed / stuck / auto-rolled-back lists. */
+export function fleetSummary(summaries: Iterable<ClusterSummary>): FleetSummary {
+  const s = {
+    total: 0,
+    reported: 0,
+    byStage: {} as Record<string, number>,
+    byState: {} as Record<string, number>,
+    byStageState: {} as Record<string, Record<string, number>>,
+    byGroup: {} as Record<string, GroupCounts>,
+    ungrouped: 0,
+    autoImportDisabled: 0,
+  };
+  const failed: string[] = [];
+  const stuck: string[] = [];
+  const rolledBack: string[] = [];
+  for (const c of summaries) {
+    s.total++;
+    if (c.state !== "NoReport") s.reported++;
+    bump(s.byStage, c.stage);
+    bump(s.byState, c.state);
+    bump((s.byStageState[c.stage] ??= {}), c.state);
+    if (c.group !== undefined) {
+      const g = (s.byGroup[c.group] ??= { total: 0, byStage: {}, byState: {} });
+      g.total++;
+      bump(g.byStage, c.stage);
+      bump(g.byState, c.state);
+    } else s.ungrouped++;
+    if (c.autoImportDisabled) s.autoImportDisabled++;
+    if (c.state === "Failed") failed.push(c.name);
+    if (c.stuck) stuck.push(c.name);
+    if (c.autoRolledBack) rolledBack.push(c.name);
+  }
+  const list = (names: string[]): NamedList => ({
+    count: names.length,
+    clusters: names.sort().slice(0, LIST_CAP),
+  });
+  return { ...s, failed: list(failed), stuck: list(stuck), autoRolledBack: list(rolledBack) };
+}
+
+export interface ClusterFilter {
+  readonly stage?: readonly string[];
+  readonly state?: readonly string[];
+  readonly group?: readonly string[];
+  /** Substring of the name. */
+  readonly name?: string;
+}
+
+export function matchesFilter(c: ClusterSummary, f: ClusterFilter): boolean {
+  if (f.stage?.length && !f.stage.includes(c.stage)) return false;
+  if (f.state?.length && !f.state.includes(c.state)) return false;
+  if (f.group?.length && !f.group.includes(c.group ?? "")) return false;
+  if (f.name && !c.name.includes(f.name)) return false;
+  return true;
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  /** Pass as `continue` for the next page; absent on the last page. */
+  readonly continue?: string;
+  /** Matching items after this page. */
+  readonly remaining: number;
+}
+
+export const encodeContinue = (name: string): string => Buffer.from(name).toString("base64url");
+
+export function decodeContinue(token: string): string {
+  const name = Buffer.from(token, "base64url").toString("utf8");
+  if (!name || encodeContinue(name) !== token) throw new Error("invalid continue token");
+  return name;
+}
+
+/**
+ * One page of clusters whose names (sorted) come after the continue token's name and match the
+ * filter. Names are stable keys, so a page boundary holds while clusters come and go.
+ */
+export function page<T>(
+  sortedNames: readonly string[],
+  view: (name: string) => T | undefined,
+  keep: (item: T) => boolean,
+  limit: number,
+  after?: string,
+): Page<T> {
+  const items: T[] = [];
+  let remaining = 0;
+  let start = 0;
+  if (after !== undefined) {
+    // binary search: first name > after
+    let lo = 0;
+    let hi = sortedNames.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sortedNames[mid]! <= after) lo = mid + 1;
+      else hi = mid;
+    }
+    start = lo;
+  }
+  let last: string | undefined;
+  for (let i = start; i < sortedNames.length; i++) {
+    const item = view(sortedNames[i]!);
+    if (item === undefined || !keep(item)) continue;
+    if (items.length < limit) {
+      items.push(item);
+      last = sortedNames[i];
+    } else remaining++;
+  }
+  return {
+    items,
+    ...(remaining > 0 && last !== undefined ? { continue: encodeContinue(last) } : {}),
+    remaining,
+  };
+}
+
+/** The fleet: raw state plus cached group assignments and sorted names. */
+export class Fleet {
+  readonly reports = new Map<string, { report: Report; rv?: string }>();
+  readonly managed = new Map<string, ManagedClusterInfo>();
+  readonly upgrades = new Map<string, UpgradeObject>();
+  readonly stateSince = new Map<string, number>();
+  private readonly assignments = new Map<string, GroupAssignment | null>();
+  private sorted: string[] | undefined;
+
+  /**
+   * @param scoped only clusters with a ManagedCluster (as watched, e.g. through a label
+   *   selector) are in the fleet; otherwise any cluster with a report or a ManagedCluster.
+   */
+  constructor(readonly scoped: boolean) {}
+
+  has(name: string): boolean {
+    return this.managed.has(name) || (!this.scoped && this.reports.has(name));
+  }
+
+  names(): readonly string[] {
+    if (!this.sorted) {
+      const set = new Set(this.managed.keys());
+      if (!this.scoped) for (const k of this.reports.keys()) set.add(k);
+      this.sorted = [...set].sort();
+    }
+    return this.sorted;
+  }
+
+  /** Call when the set of names may have changed. */
+  namesChanged(): void {
+    this.sorted = undefined;
+  }
+
+  /** Call when a cluster's labels changed, or with no name when upgrade objects changed. */
+  groupsChanged(name?: string): void {
+    if (name === undefined) this.assignments.clear();
+    else this.assignments.delete(name);
+  }
+
+  record(name: string): ClusterRecord | undefined {
+    if (!this.has(name)) return undefined;
+    const report = this.reports.get(name)?.report;
+    const managed = this.managed.get(name);
+    const since = this.stateSince.get(name);
+    return {
+      name,
+      ...(report ? { report } : {}),
+      ...(managed ? { managed } : {}),
+      ...(since !== undefined ? { stateSince: since } : {}),
+    };
+  }
+
+  assignment(name: string): GroupAssignment | undefined {
+    let a = this.assignments.get(name);
+    if (a === undefined) {
+      a =
+        assignGroup(name, this.managed.get(name)?.labels, this.upgrades.values(), (ns, ibgu) => {
+          const u = this.upgrades.get(`ImageBasedGroupUpgrade/${ns}/${ibgu}`);
+          return u?.group;
+        }) ?? null;
+      this.assignments.set(name, a);
+    }
+    return a ?? undefined;
+  }
+
+  summary(name: string, now: number, stuckAfterMs: number): ClusterSummary | undefined {
+    const r = this.record(name);
+    return r && summarize(r, this.assignment(name), now, stuckAfterMs);
+  }
+
+  detail(name: string, now: number, stuckAfterMs: number): ClusterDetail | undefined {
+    const r = this.record(name);
+    return r && detail(r, this.assignment(name), now, stuckAfterMs);
+  }
+
+  *summaries(now: number, stuckAfterMs: number): Iterable<ClusterSummary> {
+    for (const n of this.names()) {
+      const s = this.summary(n, now, stuckAfterMs);
+      if (s) yield s;
+    }
+  }
+}
