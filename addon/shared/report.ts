@@ -85,9 +85,13 @@ export function stageMessage(ibu: Pick<Ibu, "spec" | "status">): string {
   const conditions = ibu.status?.conditions ?? [];
   const stage = ibu.spec.stage ?? "Idle";
   const own = conditions.filter(c => c.type === stage || c.type.startsWith(stage));
+  // What is under way, else why it failed (the in-progress condition carries the detail,
+  // the completed one only "<Stage> failed"), else the latest word.
+  const failed = own.filter(c => c.status === "False" && c.reason === "Failed");
   const pick =
     own.find(c => c.status === "True" && c.type.endsWith("InProgress")) ??
-    own.find(c => c.status === "False" && c.reason === "Failed") ??
+    failed.find(c => c.type.endsWith("InProgress")) ??
+    failed[0] ??
     conditions.at(-1);
   return pick?.message ?? "";
 }

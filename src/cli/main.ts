@@ -33,6 +33,10 @@ commands:
             move clusters to a stage the documented manual way (spec.stage of each ImageBasedUpgrade),
             after checking each cluster's validNextStages; nothing changes unless every move is
             allowed (--partial moves the others); --wait follows the stage with a progress bar
+  status    [--kubeconfig hub.kubeconfig] [--context name] [--output table|json] [--stuck-after 30m]
+            [--cluster-selector label-selector]
+            the fleet from the hub (read-only): clusters per stage and state, per group with a
+            progress bar, failed, stuck and automatically rolled-back clusters
   hub       [--kubeconfig file] [--namespace ibu-gitops] [--listen :8443] [--tls-cert file --tls-key file]
             [--stuck-after 30m] [--leader-elect] [--cluster-selector label-selector]
             run the hub controller: own the disable-auto-import annotation, serve the JSON API,
@@ -175,6 +179,19 @@ async function main(argv: string[]): Promise<number> {
           partial: values.partial ?? false,
           wait: values.wait ?? false,
           timeout: values.timeout ?? "60m",
+        },
+        s => void process.stdout.write(s),
+      );
+    }
+    case "status": {
+      const { runStatus } = await import("./status.js");
+      return runStatus(
+        {
+          kubeconfig: values.kubeconfig,
+          context: values.context?.[0],
+          output: values.output ?? "table",
+          stuckAfter: values["stuck-after"] ?? "30m",
+          clusterSelector: values["cluster-selector"],
         },
         s => void process.stdout.write(s),
       );

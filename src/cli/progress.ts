@@ -1,6 +1,7 @@
 // Small terminal helpers shared by the commands that follow a rollout: a progress bar that
 // does not rely on colour alone (done, failed and remaining have their own characters), and
 // Go-style durations for flags (30m, 1h30m, 45s).
+import { parseDuration } from "../../addon/hub/duration.js";
 
 /** `[####xx....] text`: # done, x failed, . remaining. */
 export function progressLine(done: number, failed: number, total: number, text: string): string {
@@ -11,12 +12,11 @@ export function progressLine(done: number, failed: number, total: number, text: 
   return `[${"#".repeat(d)}${"x".repeat(f)}${".".repeat(width - d - f)}] ${text}`;
 }
 
-/** Milliseconds of a duration such as 90s, 30m, 1h30m; an error naming the flag otherwise. */
-export function parseDuration(text: string, flag: string): number {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text.trim());
-  if (!m || !text.trim() || (!m[1] && !m[2] && !m[3]))
-    throw new Error(
-      `${flag} must be a duration such as 90s, 30m or 1h30m, not ${JSON.stringify(text)}`,
-    );
-  return ((Number(m[1] ?? 0) * 60 + Number(m[2] ?? 0)) * 60 + Number(m[3] ?? 0)) * 1000;
+/** Milliseconds of a Go-style duration flag; the error names the flag. */
+export function parseDurationFlag(text: string, flag: string): number {
+  try {
+    return parseDuration(text);
+  } catch (err) {
+    throw new Error(`${flag}: ${(err as Error).message}`);
+  }
 }

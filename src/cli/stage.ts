@@ -9,7 +9,7 @@ import { IBU_PATH } from "../../addon/agent/controller.js";
 import { ApiError, KubeApi, sleep } from "../../addon/shared/kube.js";
 import { kubeconfigContexts, loadKubeconfig } from "../../addon/shared/kubeconfig.js";
 import { stageMessage, stageState, type StageState } from "../../addon/shared/report.js";
-import { parseDuration, progressLine } from "./progress.js";
+import { parseDurationFlag, progressLine } from "./progress.js";
 
 export interface StageArgs {
   readonly stage: string | undefined;
@@ -55,7 +55,7 @@ export async function runStage(
     );
   if (!!a.seedImage !== !!a.seedVersion)
     throw new Error("--seed-image and --seed-version go together");
-  const timeoutMs = parseDuration(a.timeout, "--timeout");
+  const timeoutMs = parseDurationFlag(a.timeout, "--timeout");
   const targets: Target[] = contexts.map(context => ({
     context,
     api: new KubeApi(loadKubeconfig(file, context)),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseDuration, progressLine } from "../../src/cli/progress.js";
+import { parseDurationFlag, progressLine } from "../../src/cli/progress.js";
 
 describe("progress helpers", () => {
   it("draws done, failed and remaining with their own characters", () => {
@@ -9,10 +9,10 @@ describe("progress helpers", () => {
   });
 
   it("parses Go-style durations and names the flag on bad input", () => {
-    expect(parseDuration("90s", "--t")).toBe(90_000);
-    expect(parseDuration("1h30m", "--t")).toBe(5_400_000);
-    expect(parseDuration("30m", "--t")).toBe(1_800_000);
+    expect(parseDurationFlag("90s", "--t")).toBe(90_000);
+    expect(parseDurationFlag("1h30m", "--t")).toBe(5_400_000);
+    expect(parseDurationFlag("30m", "--t")).toBe(1_800_000);
     for (const bad of ["", "30", "1d", "m", "-5m"])
-      expect(() => parseDuration(bad, "--timeout")).toThrow(/^--timeout must be a duration/);
+      expect(() => parseDurationFlag(bad, "--timeout")).toThrow(/^--timeout: .* is not a duration/);
   });
 });
