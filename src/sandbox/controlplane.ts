@@ -1,0 +1,304 @@
+// Real Kubernetes control planes for tests: one etcd and one kube-apiserver per named cluster
+// (hub, spoke-1, ...), isolated from each other by etcd key prefix, on free loopback ports, with
+// generated certificates, RBAC authorization and an admin kubeconfig per cluster.
+import { spawn } from "node:child_process";
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { get as httpGet } from "node:http";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { TinyCa } from "./certs.js";
+import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from "./controlplane-build.js";
+import { ManagedProcess, freePort, sleep } from "./process.js";
+import { TestCluster, type ClusterInfo, writeKubeconfig } from "./cluster.js";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const START_TIMEOUT_MS = Number(process.env.IBU_GITOPS_CONTROLPLANE_START_TIMEOUT_MS ?? 60_000);
+const PORT_ATTEMPTS = 5;
+
+/** Everything a test worker needs to reach the clusters; plain data, passed between processes. */
+export interface ControlPlaneInfo {
+  readonly root: string;
+  readonly etcdUrl: string;
+  readonly binaries: ControlPlaneBinaries;
+  readonly clusters: readonly ClusterInfo[];
+}
+
+export interface StartOptions {
+  /** Names of the clusters to start, e.g. ["hub", "spoke-1", "spoke-2"]. */
+  readonly clusters: readonly string[];
+  /** Progress lines (defaults to silence). */
+  readonly log?: (line: string) => void;
+  /** Source of ports to try; defaults to asking the kernel for a free one. */
+  readonly ports?: () => Promise<number>;
+}
+
+interface RunningCluster {
+  readonly info: ClusterInfo;
+  process: ManagedProcess;
+  readonly args: string[];
+}
+
+export class ControlPlane {
+  private readonly clusterMap = new Map<string, RunningCluster>();
+  private etcd: ManagedProcess | undefined;
+  private etcdUrl = "";
+  private reaper: number | undefined;
+  private stopped = false;
+
+  private constructor(
+    readonly root: string,
+    readonly binaries: ControlPlaneBinaries,
+    private readonly log: (line: string) => void,
+    private readonly nextPort: () => Promise<number>,
+  ) {}
+
+  /** Starts etcd and one kube-apiserver per cluster name. Stops everything again on failure. */
+  static async start(opts: StartOptions): Promise<ControlPlane> {
+    const log = opts.log ?? (() => {});
+    const binaries = await ensureControlPlaneBinaries({ log });
+    const root = mkdtempSync(join(tmpdir(), "ibu-gitops-cp-"));
+    const cp = new ControlPlane(root, binaries, log, opts.ports ?? freePort);
+    try {
+      cp.startReaper();
+      await cp.startEtcd();
+      await Promise.all(opts.clusters.map(name => cp.addCluster(name)));
+      return cp;
+    } catch (err) {
+      await cp.stop();
+      throw err;
+    }
+  }
+
+  get info(): ControlPlaneInfo {
+    return {
+      root: this.root,
+      etcdUrl: this.etcdUrl,
+      binaries: this.binaries,
+      clusters: [...this.clusterMap.values()].map(c => c.info),
+    };
+  }
+
+  cluster(name: string): TestCluster {
+    const c = this.clusterMap.get(name);
+    if (!c)
+      throw new Error(
+        `no cluster named ${name}; clusters: ${[...this.clusterMap.keys()].join(", ")}`,
+      );
+    return new TestCluster(c.info);
+  }
+
+  /** PIDs of every process this control plane started (etcd, apiservers, the watchdog). */
+  get pids(): number[] {
+    const p = [
+      this.etcd?.pid,
+      ...[...this.clusterMap.values()].map(c => c.process.pid),
+      this.reaper,
+    ];
+    return p.filter((x): x is number => typeof x === "number" && x > 0);
+  }
+
+  /** Resident memory of etcd and of each apiserver, in bytes (for benchmarks). */
+  processes(): Array<{ name: string; pid: number }> {
+    const list = [...this.clusterMap.values()].map(c => ({
+      name: `kube-apiserver/${c.info.name}`,
+      pid: c.process.pid,
+    }));
+    return this.etcd ? [{ name: "etcd", pid: this.etcd.pid }, ...list] : list;
+  }
+
+  private recordPid(pid: number): void {
+    appendFileSync(join(this.root, "pids"), `${pid}\n`);
+  }
+
+  private startReaper(): void {
+    const child = spawn("bash", [join(HERE, "reaper.sh"), String(process.pid), this.root], {
+      detached: true,
+      stdio: "ignore",
+    });
+    child.unref();
+    this.reaper = child.pid;
+  }
+
+  private async startEtcd(): Promise<void> {
+    const dir = join(this.root, "etcd");
+    mkdirSync(dir);
+    for (let attempt = 1; ; attempt++) {
+      const [client, peer] = [await this.nextPort(), await this.nextPort()];
+      const url = `http://127.0.0.1:${client}`;
+      const args = [
+        `--data-dir=${join(dir, "data")}`,
+        `--listen-client-urls=${url}`,
+        `--advertise-client-urls=${url}`,
+        `--listen-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-advertise-peer-urls=http://127.0.0.1:${peer}`,
+        `--initial-cluster=default=http://127.0.0.1:${peer}`,
+        "--unsafe-no-fsync=true",
+        "--log-level=warn",
+      ];
+      const p = ManagedProcess.start("etcd", this.binaries.etcd, args, join(dir, "etcd.log"));
+      this.recordPid(p.pid);
+      try {
+        await p.waitReady(() => httpOk(`${url}/health`), START_TIMEOUT_MS);
+        this.etcd = p;
+        this.etcdUrl = url;
+        this.log(`etcd ready at ${url}`);
+        return;
+      } catch (err) {
+        await p.stop();
+        if (attempt >= PORT_ATTEMPTS || !portTaken(p)) throw err;
+      }
+    }
+  }
+
+  /** Starts one more isolated cluster (its own apiserver and etcd prefix, its own CAs). */
+  async addCluster(name: string): Promise<TestCluster> {
+    if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(name))
+      throw new Error(`cluster name ${JSON.stringify(name)} is not a DNS label`);
+    if (this.clusterMap.has(name)) throw new Error(`cluster ${name} already exists`);
+    const dir = join(this.root, "clusters", name);
+    mkdirSync(join(dir, "users"), { recursive: true });
+    const [servingCa, clientCa, saSigner] = await Promise.all([
+      TinyCa.create(dir, "serving-ca"),
+      TinyCa.create(dir, "client-ca"),
+      TinyCa.create(dir, "sa-signer"),
+    ]);
+    await servingCa.issue("apiserver", { cn: "localhost" }, "server", [
+      "DNS:localhost",
+      "IP:127.0.0.1",
+    ]);
+    const admin = await clientCa.issue(
+      "admin",
+      { cn: "admin", orgs: ["system:masters"] },
+      "client",
+    );
+    for (let attempt = 1; ; attempt++) {
+      const port = await this.nextPort();
+      const url = `https://127.0.0.1:${port}`;
+      const info: ClusterInfo = {
+        name,
+        url,
+        dir,
+        kubeconfig: join(dir, "admin.kubeconfig"),
+        servingCa: servingCa.certPath,
+        clientCa: { cert: clientCa.certPath, key: clientCa.keyPath },
+      };
+      writeKubeconfig(info.kubeconfig, {
+        name,
+        server: url,
+        ca: servingCa.certPath,
+        user: "admin",
+        ...admin,
+      });
+      const args = this.apiserverArgs(name, dir, port, saSigner);
+      const running: RunningCluster = { info, args, process: this.spawnApiserver(name, dir, args) };
+      try {
+        await this.waitApiserver(running);
+        this.clusterMap.set(name, running);
+        this.log(`cluster ${name} ready at ${url}`);
+        return new TestCluster(info);
+      } catch (err) {
+        await running.process.stop();
+        if (attempt >= PORT_ATTEMPTS || !portTaken(running.process)) throw err;
+      }
+    }
+  }
+
+  private apiserverArgs(name: string, dir: string, port: number, saSigner: TinyCa): string[] {
+    return [
+      "--allow-privileged=true",
+      "--authorization-mode=RBAC",
+      "--bind-address=127.0.0.1",
+      `--cert-dir=${dir}`,
+      `--tls-cert-file=${join(dir, "apiserver.crt")}`,
+      `--tls-private-key-file=${join(dir, "apiserver.key")}`,
+      `--client-ca-file=${join(dir, "client-ca.crt")}`,
+      "--disable-admission-plugins=ServiceAccount",
+      `--etcd-servers=${this.etcdUrl}`,
+      // One etcd serves every cluster; the prefix keeps their data apart.
+      `--etcd-prefix=/ibu-gitops/${name}`,
+      `--secure-port=${port}`,
+      `--service-account-issuer=https://127.0.0.1:${port}/`,
+      `--service-account-key-file=${saSigner.certPath}`,
+      `--service-account-signing-key-file=${saSigner.keyPath}`,
+      "--service-cluster-ip-range=10.0.0.0/24",
+      "--profiling=false",
+      "--v=0",
+    ];
+  }
+
+  private spawnApiserver(name: string, dir: string, args: string[]): ManagedProcess {
+    const p = ManagedProcess.start(
+      `kube-apiserver (${name})`,
+      this.binaries.kubeApiserver,
+      args,
+      join(dir, "apiserver.log"),
+    );
+    this.recordPid(p.pid);
+    return p;
+  }
+
+  private async waitApiserver(c: RunningCluster): Promise<void> {
+    const cluster = new TestCluster(c.info);
+    await c.process.waitReady(() => cluster.isReady(), START_TIMEOUT_MS, 150);
+  }
+
+  /** Stops one cluster's apiserver (its data stays in etcd), e.g. to test reconnects. */
+  async stopCluster(name: string): Promise<void> {
+    const c = this.clusterMap.get(name);
+    if (!c) throw new Error(`no cluster named ${name}`);
+    await c.process.stop();
+  }
+
+  /** Starts a stopped cluster's apiserver again on the same port with the same data. */
+  async restartCluster(name: string): Promise<void> {
+    const c = this.clusterMap.get(name);
+    if (!c) throw new Error(`no cluster named ${name}`);
+    await c.process.stop();
+    c.process = this.spawnApiserver(name, c.info.dir, c.args);
+    await this.waitApiserver(c);
+  }
+
+  /** Stops every process and removes every file. Safe to call twice. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await Promise.all([...this.clusterMap.values()].map(c => c.process.stop()));
+    await this.etcd?.stop();
+    rmSync(this.root, { recursive: true, force: true });
+    if (this.reaper) {
+      try {
+        process.kill(this.reaper, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await waitGone(this.reaper);
+    }
+  }
+}
+
+function portTaken(p: ManagedProcess): boolean {
+  return /address already in use|bind: address/i.test(p.logTail(50));
+}
+
+function httpOk(url: string): Promise<boolean> {
+  return new Promise(resolve => {
+    const req = httpGet(url, res => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", () => resolve(false));
+    req.setTimeout(2000, () => req.destroy());
+  });
+}
+
+async function waitGone(pid: number): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    await sleep(50);
+  }
+}

@@ -1,0 +1,223 @@
+// CustomResourceDefinitions for test clusters. Third-party CRDs are read from their upstream Go
+// modules, pinned by version and checksum and fetched through the Go module proxy; the
+// project's own CRDs come from addon/crds/. Nothing upstream is copied into this repository.
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseAllDocuments } from "yaml";
+import { downloadModules } from "./go.js";
+
+const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+
+/** Where a CRD is installed: on the hub, on spokes, or on both. */
+export type CrdSet = "hub" | "spoke";
+
+export interface PinnedModule {
+  readonly path: string;
+  readonly version: string;
+  /** go.sum `h1:` hash of the module zip, checked after download. */
+  readonly sum: string;
+  /** The public checksum database does not list this version; the pinned sum is the check. */
+  readonly notInSumDb?: boolean;
+  readonly crds: ReadonlyArray<{ readonly file: string; readonly sets: readonly CrdSet[] }>;
+}
+
+const OCM_API = "open-cluster-management.io/api";
+
+/** Every third-party CRD the tests need, by module. */
+export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
+  {
+    path: OCM_API,
+    version: "v1.1.0",
+    sum: "h1:fu5xst9T/Ya6o41kqdd0zbNiDU+D3nNMTvoRVeF8j+U=",
+    crds: [
+      {
+        file: "cluster/v1/0000_00_clusters.open-cluster-management.io_managedclusters.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "cluster/v1beta2/0000_00_clusters.open-cluster-management.io_managedclustersets.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "cluster/v1beta2/0000_01_clusters.open-cluster-management.io_managedclustersetbindings.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "cluster/v1beta1/0000_02_clusters.open-cluster-management.io_placements.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "cluster/v1beta1/0000_03_clusters.open-cluster-management.io_placementdecisions.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "addon/v1alpha1/0000_00_addon.open-cluster-management.io_clustermanagementaddons.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "addon/v1alpha1/0000_01_addon.open-cluster-management.io_managedclusteraddons.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "addon/v1alpha1/0000_02_addon.open-cluster-management.io_addondeploymentconfigs.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "addon/v1alpha1/0000_03_addon.open-cluster-management.io_addontemplates.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "work/v1/0000_00_work.open-cluster-management.io_manifestworks.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "work/v1alpha1/0000_00_work.open-cluster-management.io_manifestworkreplicasets.crd.yaml",
+        sets: ["hub"],
+      },
+    ],
+  },
+  {
+    path: "open-cluster-management.io/governance-policy-propagator",
+    version: "v0.19.0",
+    sum: "h1:5tVCsUvuRkc0XlUNopuGWGw9UDXDXTqA8z8TNA6721k=",
+    crds: [
+      {
+        file: "deploy/crds/policy.open-cluster-management.io_policies.yaml",
+        sets: ["hub", "spoke"],
+      },
+      {
+        file: "deploy/crds/policy.open-cluster-management.io_placementbindings.yaml",
+        sets: ["hub"],
+      },
+      { file: "deploy/crds/policy.open-cluster-management.io_policysets.yaml", sets: ["hub"] },
+    ],
+  },
+  {
+    path: "open-cluster-management.io/config-policy-controller",
+    version: "v0.19.0",
+    sum: "h1:N0/rf3HEzVLT/Fj7evtNe2r1zPFyIW5Cn4LS7PKQpGc=",
+    crds: [
+      {
+        file: "deploy/crds/policy.open-cluster-management.io_configurationpolicies.yaml",
+        sets: ["hub", "spoke"],
+      },
+    ],
+  },
+  {
+    // TALM has no usable tags; this is the release-4.22 commit of 2026-07-07.
+    path: "github.com/openshift-kni/cluster-group-upgrades-operator",
+    version: "v0.0.0-20260707161822-9b9043d4494b",
+    sum: "h1:hEP583hUP3JILmRBfioynXbBVRQZiEj098CE9EoU0hw=",
+    notInSumDb: true,
+    crds: [
+      { file: "config/crd/bases/ran.openshift.io_clustergroupupgrades.yaml", sets: ["hub"] },
+      { file: "config/crd/bases/lcm.openshift.io_imagebasedgroupupgrades.yaml", sets: ["hub"] },
+      { file: "config/crd/bases/ran.openshift.io_precachingconfigs.yaml", sets: ["hub"] },
+    ],
+  },
+  {
+    // The Lifecycle Agent's IBU CRD: the reference our own CRD is compared with. It goes on the
+    // hub (where nothing of ours serves the kind) so tests can hold LCA's behaviour next to ours.
+    path: "github.com/openshift-kni/lifecycle-agent",
+    version: "v0.0.0-20260707161814-ec769a366476",
+    sum: "h1:Uu5pPsXpcqdBd6tH7sRl/++PNNp9YwK5QF0oZNMgK/8=",
+    notInSumDb: true,
+    crds: [{ file: "config/crd/bases/lca.openshift.io_imagebasedupgrades.yaml", sets: ["hub"] }],
+  },
+  {
+    // v3.6 requires Go 1.27; v3.5.7 is the newest release Go 1.26 can download.
+    path: "github.com/argoproj/argo-cd/v3",
+    version: "v3.5.7",
+    sum: "h1:Xm1BF+I5OgDKUG3SDK49vn2/Y5AMyaNVko+/JT08gj0=",
+    crds: [
+      { file: "manifests/crds/application-crd.yaml", sets: ["hub"] },
+      { file: "manifests/crds/appproject-crd.yaml", sets: ["hub"] },
+    ],
+  },
+  {
+    path: "github.com/vmware-tanzu/velero",
+    version: "v1.18.3",
+    sum: "h1:9uwN5yxTWQl9PsF5ljX4xiG+7VIq3I9mxOQ0DyyZ31A=",
+    crds: [
+      { file: "config/crd/v1/bases/velero.io_backups.yaml", sets: ["spoke"] },
+      { file: "config/crd/v1/bases/velero.io_restores.yaml", sets: ["spoke"] },
+      { file: "config/crd/v1/bases/velero.io_deletebackuprequests.yaml", sets: ["spoke"] },
+    ],
+  },
+];
+
+export type Crd = {
+  apiVersion: string;
+  kind: "CustomResourceDefinition";
+  metadata: { name: string };
+  spec: {
+    group: string;
+    names: { kind: string; plural: string };
+    scope: "Namespaced" | "Cluster";
+    versions: Array<{ name: string; served: boolean; storage: boolean }>;
+  };
+};
+
+export interface CrdSource {
+  readonly crd: Crd;
+  /** module@version/file, or the repo path for our own. */
+  readonly origin: string;
+  readonly sets: readonly CrdSet[];
+}
+
+function parseCrds(text: string, origin: string): Crd[] {
+  const crds: Crd[] = [];
+  for (const doc of parseAllDocuments(text)) {
+    if (doc.errors.length) throw new Error(`${origin}: ${doc.errors[0]?.message}`);
+    const obj = doc.toJS() as Crd | null;
+    if (obj?.kind === "CustomResourceDefinition") crds.push(obj);
+  }
+  if (!crds.length) throw new Error(`${origin}: no CustomResourceDefinition in file`);
+  return crds;
+}
+
+/** Downloads (or finds in the module cache) the pinned modules and reads their CRDs. */
+export async function loadThirdPartyCrds(modules = THIRD_PARTY_MODULES): Promise<CrdSource[]> {
+  const noSumDb = modules.filter(m => m.notInSumDb).map(m => m.path);
+  const downloaded = await downloadModules(modules, noSumDb);
+  return modules.flatMap(m => {
+    const dir = downloaded.get(m.path)?.dir ?? "";
+    return m.crds.flatMap(({ file, sets }) => {
+      const origin = `${m.path}@${m.version}/${file}`;
+      return parseCrds(readFileSync(join(dir, file), "utf8"), origin).map(crd => ({
+        crd,
+        origin,
+        sets,
+      }));
+    });
+  });
+}
+
+/** The project's own CRDs from addon/crds/ (every `*.yaml`); each says its sets in an annotation. */
+export function loadOwnCrds(dir = join(REPO, "addon", "crds")): CrdSource[] {
+  let files: string[];
+  try {
+    files = readdirSync(dir)
+      .filter(f => f.endsWith(".yaml"))
+      .sort();
+  } catch {
+    return [];
+  }
+  return files.flatMap(f => {
+    const origin = `addon/crds/${f}`;
+    return parseCrds(readFileSync(join(dir, f), "utf8"), origin).map(crd => ({
+      crd,
+      origin,
+      sets: ownSets(crd),
+    }));
+  });
+}
+
+/** Our CRDs carry `ibu-gitops.dev/installed-on: hub|spoke|hub,spoke` (default both). */
+function ownSets(crd: Crd): CrdSet[] {
+  const ann = (crd.metadata as { annotations?: Record<string, string> }).annotations?.[
+    "ibu-gitops.dev/installed-on"
+  ];
+  return ann ? (ann.split(",").map(s => s.trim()) as CrdSet[]) : ["hub", "spoke"];
+}
