@@ -1,7 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Two projects: fast unit tests, and integration tests that share one real control plane
-// (started once by test/support/global-setup.ts). Integration timeouts are generous because a
+// Three projects: fast unit tests, integration tests that share one real control plane
+// (started once by test/support/global-setup.ts), and e2e. Integration timeouts are generous because a
 // cold first run may build kube-apiserver and etcd from the Go module proxy.
 export default defineConfig({
   test: {
@@ -20,6 +20,14 @@ export default defineConfig({
           globalSetup: ["./test/support/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
+        },
+      },
+      {
+        // The whole product end to end (`ibu-gitops demo`), which starts its own control planes.
+        test: {
+          name: "e2e",
+          include: ["test/e2e/**/*.test.ts"],
+          testTimeout: 600_000,
         },
       },
     ],

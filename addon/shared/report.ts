@@ -84,6 +84,8 @@ export function stageState(ibu: Pick<Ibu, "spec" | "status">): StageState {
 export function stageMessage(ibu: Pick<Ibu, "spec" | "status">): string {
   const conditions = ibu.status?.conditions ?? [];
   const stage = ibu.spec.stage ?? "Idle";
+  const idle = conditions.find(c => c.type === "Idle");
+  if (stage === "Idle" && idle) return idle.message;
   const own = conditions.filter(c => c.type === stage || c.type.startsWith(stage));
   // What is under way, else why it failed (the in-progress condition carries the detail,
   // the completed one only "<Stage> failed"), else the latest word.

@@ -37,6 +37,10 @@ commands:
             [--cluster-selector label-selector]
             the fleet from the hub (read-only): clusters per stage and state, per group with a
             progress bar, failed, stuck and automatically rolled-back clusters
+  demo      [--spokes 2] [--exit-when-done] [--listen 127.0.0.1:0] [--result-file f.json] [--verbose]
+            the whole system on this machine: hub and spokes (real apiservers), a registry with a
+            seed built on the fly, an agent per spoke, the hub controller and dashboard; walks the
+            fleet Prep → Upgrade → finalize with a cancel and a rollback; Ctrl-C stops everything
   hub       [--kubeconfig file] [--namespace ibu-gitops] [--listen :8443] [--tls-cert file --tls-key file]
             [--stuck-after 30m] [--leader-elect] [--cluster-selector label-selector]
             run the hub controller: own the disable-auto-import annotation, serve the JSON API,
@@ -78,6 +82,10 @@ async function main(argv: string[]): Promise<number> {
       "leader-elect": { type: "boolean", default: false },
       "cluster-selector": { type: "string" },
       "hub-kubeconfig": { type: "string" },
+      spokes: { type: "string", default: "2" },
+      "exit-when-done": { type: "boolean", default: false },
+      "result-file": { type: "string" },
+      verbose: { type: "boolean", default: false },
       context: { type: "string", multiple: true },
       "all-contexts": { type: "boolean", default: false },
       "seed-image": { type: "string" },
@@ -192,6 +200,19 @@ async function main(argv: string[]): Promise<number> {
           output: values.output ?? "table",
           stuckAfter: values["stuck-after"] ?? "30m",
           clusterSelector: values["cluster-selector"],
+        },
+        s => void process.stdout.write(s),
+      );
+    }
+    case "demo": {
+      const { runDemo } = await import("./demo.js");
+      return runDemo(
+        {
+          spokes: values.spokes ?? "2",
+          exitWhenDone: values["exit-when-done"] ?? false,
+          listen: values.listen,
+          resultFile: values["result-file"],
+          verbose: values.verbose ?? false,
         },
         s => void process.stdout.write(s),
       );

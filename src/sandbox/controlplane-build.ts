@@ -134,6 +134,8 @@ function missingIn(dir: string): string[] {
 export interface EnsureOptions {
   /** Called with a line of progress while building. */
   readonly log?: (line: string) => void;
+  /** Called before each binary is built (done of total), and once more when all are built. */
+  readonly onStep?: (done: number, total: number, building: string) => void;
 }
 
 /**
@@ -157,7 +159,12 @@ export async function ensureControlPlaneBinaries(
   }
   const pins = readPins();
   const dir = cacheDirFor(pins);
-  const built = await ensureBuilt(dir, buildRecipe(pins.kubernetes, pins.etcd), opts.log);
+  const built = await ensureBuilt(
+    dir,
+    buildRecipe(pins.kubernetes, pins.etcd),
+    opts.log,
+    opts.onStep,
+  );
   return binariesIn(dir, built ? "built" : "cache");
 }
 
@@ -170,14 +177,16 @@ export async function ensureBuilt(
   dir: string,
   recipe: readonly BuildStep[],
   log: (line: string) => void = () => {},
+  onStep?: (done: number, total: number, building: string) => void,
 ): Promise<boolean> {
   if (recipe.every(step => isExecutable(join(dir, step.out)))) return false;
   const staging = `${dir}.building-${process.pid}`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
-    for (const step of recipe) {
+    for (const [i, step] of recipe.entries()) {
       const started = Date.now();
+      onStep?.(i, recipe.length, step.out);
       log(`building ${step.out} ...`);
       await runGo(
         ["build", "-o", join(staging, step.out), ...step.args],
@@ -185,6 +194,7 @@ export async function ensureBuilt(
       );
       log(`built ${step.out} in ${((Date.now() - started) / 1000).toFixed(0)} s`);
     }
+    onStep?.(recipe.length, recipe.length, "");
     rmSync(dir, { recursive: true, force: true });
     renameSync(staging, dir);
   } finally {
