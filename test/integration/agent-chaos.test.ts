@@ -8,6 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IBU_PATH } from "../../addon/agent/controller.js";
+import { fingerprints, pkiProblems, pkiRoots } from "../../addon/agent/drivers/crypto.js";
 import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
 import { KubeApi } from "../../addon/shared/kube.js";
@@ -97,7 +98,14 @@ describe("the agent under SIGKILL", () => {
     return false;
   }
 
+  const pkiOf = (sys: TestSysroot): string[] => {
+    const d = sys.ostree.deployments().find(x => x.stateroot === "rhcos_4.18.1")!;
+    return pkiRoots(d.dir, join(sys.ostree.staterootDir("rhcos_4.18.1"), "var"));
+  };
+  let seedPki: { certs: string[]; keys: string[] };
+
   it(`converges after at least ${MIN_KILLS} SIGKILLs across full runs (seed ${SEED})`, async () => {
+    seedPki = fingerprints(pkiOf(seedCluster));
     const random = prng(SEED);
     let totalKills = 0;
     let run = 0;
@@ -147,6 +155,8 @@ describe("the agent under SIGKILL", () => {
           ),
         ).toBe(false);
         expect(agent.reboots).toBeGreaterThanOrEqual(1);
+        // The crypto regeneration finished whole, whatever it was killed in the middle of.
+        expect(pkiProblems(pkiOf(spoke), [...seedPki.certs, ...seedPki.keys])).toEqual([]);
       } finally {
         await agent.stop();
         await spoke.remove();
