@@ -33,6 +33,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { staterootName } from "./seed/format.js";
 import { KubeApi, ApiError } from "../shared/kube.js";
+import { HealthGate } from "./health.js";
 
 export const IBU_PATH = "/apis/lca.openshift.io/v1/imagebasedupgrades";
 
@@ -53,14 +54,19 @@ export interface ControllerOptions {
 /** How long a failed abort or finalize waits before it is tried again (LCA's long requeue). */
 const CLEANUP_RETRY_MS = 5 * 60 * 1000;
 
+/** How long a health-check result is reused (LCA re-checks every 20 s; the agent's loop runs every second). */
+const HEALTH_RECHECK_MS = 5000;
+
 export class IbuController {
   private lastCleanupAttempt = 0;
+  private readonly healthGate: HealthGate;
   private readonly now: () => string;
   private readonly log: (line: string) => void;
 
   constructor(private readonly opts: ControllerOptions) {
     this.now = opts.now ?? nowTimestamp;
     this.log = opts.log ?? (() => {});
+    this.healthGate = new HealthGate(opts.api, HEALTH_RECHECK_MS);
   }
 
   private get api(): KubeApi {
@@ -197,12 +203,29 @@ export class IbuController {
           this.log("manual-cleanup-done: cleaning up again");
         }
       }
+      // LCA: finalize (not abort) waits for a healthy cluster before it cleans up.
+      if (await this.finalizeWaits(ctx, kind)) return true;
       this.lastCleanupAttempt = Date.now();
       return this.finishIdle(ctx.ibu, kind, await cleanup(ctx, kind));
     }
     const outcome =
       stage === "Upgrade" ? await upgrade(ctx, afterPivot) : await rollback(ctx, afterPivot);
     return this.finishStage(ctx, stage, outcome);
+  }
+
+  /** Finalize's health check: when the cluster is not healthy, says so on the Idle condition. */
+  private async finalizeWaits(ctx: StageContext, kind: "finalize" | "abort"): Promise<boolean> {
+    const unhealthy = kind === "finalize" ? await ctx.health("all") : undefined;
+    if (!unhealthy) return false;
+    const message = `Waiting for system to stabilize before finalize (idle) stage can continue: ${unhealthy}`;
+    const i = ctx.ibu;
+    const conditions = setCondition(
+      i.status?.conditions ?? [],
+      { type: "Idle", status: "False", reason: "Finalizing", message },
+      this.now(),
+    );
+    await this.writeStatus(i, { ...i.status, conditions });
+    return true;
   }
 
   /** Records a stage's outcome with LCA's conditions: completed, failed, or nothing (rebooting). */
@@ -229,7 +252,7 @@ export class IbuController {
     this.log(`${stage} completed`);
     await this.writeStatus(latest, {
       ...latest.status,
-      conditions: completeStage(conditions, stage, now, gen),
+      conditions: completeStage(conditions, stage, now, gen, outcome.message),
       history,
     });
     return false;
@@ -336,6 +359,16 @@ export class IbuController {
         } catch (err) {
           this.log(`event ${reason} not recorded: ${(err as Error).message}`);
         }
+      },
+      health: scope =>
+        this.healthGate.check(scope, `${stage()}:${this.afterPivot(get()) ? "after" : "before"}`),
+      annotate: async (key, value) => {
+        if (value === null && get().metadata.annotations?.[key] === undefined) return;
+        set(
+          await this.api.mergePatch<Ibu>(`${IBU_PATH}/${IBU_NAME}`, {
+            metadata: { annotations: { [key]: value } },
+          }),
+        );
       },
       pullSecret: async name => {
         const ns = this.opts.namespace ?? "openshift-lifecycle-agent";

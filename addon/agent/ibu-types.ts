@@ -95,6 +95,8 @@ export const Msg = {
   prepCompleted: "Prep completed",
   prepFailed: "Prep failed",
   prepStageCompleted: "Prep stage completed successfully",
+  prepStageCompletedWithWarning:
+    "Prep stage completed with extramanifests validation warning. Please check the annotation 'extra-manifest.lca.openshift.io/validation-warning' for details.",
   upgradeCompleted: "Upgrade completed",
   upgradeFailed: "Upgrade failed",
   rollbackCompleted: "Rollback completed",

@@ -310,6 +310,8 @@ export function completeStage(
   stage: WorkStage,
   now: string,
   generation?: number,
+  /** The completed condition's message, when not LCA's usual one (Prep with warnings). */
+  stageMessage?: string,
 ): Condition[] {
   const m = COMPLETION_MESSAGES[stage];
   const c = setCondition(
@@ -320,7 +322,12 @@ export function completeStage(
   );
   return setCondition(
     c,
-    { type: COMPLETED[stage], status: "True", reason: "Completed", message: m.stage },
+    {
+      type: COMPLETED[stage],
+      status: "True",
+      reason: "Completed",
+      message: stageMessage ?? m.stage,
+    },
     now,
     generation,
   );

@@ -19,6 +19,7 @@ export interface PinnedModule {
   readonly sum: string;
   /** The public checksum database does not list this version; the pinned sum is the check. */
   readonly notInSumDb?: boolean;
+  /** Where each CRD goes; no set means only the tests that need it install it (by a filter). */
   readonly crds: ReadonlyArray<{ readonly file: string; readonly sets: readonly CrdSet[] }>;
 }
 
@@ -144,6 +145,31 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
       { file: "config/crd/v1/bases/velero.io_restores.yaml", sets: ["spoke"] },
       { file: "config/crd/v1/bases/velero.io_deletebackuprequests.yaml", sets: ["spoke"] },
     ],
+  },
+  {
+    // OpenShift's ClusterOperator and MachineConfigPool, which LCA's health checks read: the
+    // version the pinned Lifecycle Agent's go.mod requires. Installed only by the tests that
+    // need them (test/integration/agent-health.test.ts), not on the shared control plane.
+    path: "github.com/openshift/api",
+    version: "v0.0.0-20260213155647-8fe9fe363807",
+    sum: "h1:coR/haF16EW8KS1E/PwJfDzMSy4mU9K0H1rcHejqYDY=",
+    crds: [
+      {
+        file: "config/v1/zz_generated.crd-manifests/0000_00_cluster-version-operator_01_clusteroperators.crd.yaml",
+        sets: [],
+      },
+      {
+        file: "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools-Default.crd.yaml",
+        sets: [],
+      },
+    ],
+  },
+  {
+    // OLM's ClusterServiceVersion (LCA's deferred health check), the version LCA's go.mod requires.
+    path: "github.com/operator-framework/api",
+    version: "v0.37.0",
+    sum: "h1:2XCMWitBnumtJTqzip6LQKUwpM2pXVlt3gkpdlkbaCE=",
+    crds: [{ file: "crds/operators.coreos.com_clusterserviceversions.yaml", sets: [] }],
   },
 ];
 

@@ -23,8 +23,11 @@ export class SandboxNode {
       insecureRegistries: string[];
       imageStoreRoot: string;
       log?: (l: string) => void;
-      /** Runs while the node is "off", before it boots again (tests tamper with disks here). */
-      whileOff?: (reboot: number) => void;
+      /**
+       * Runs while the node is "off", before it boots again (tests tamper with disks, or the
+       * cluster, here); the node boots once what it returns has settled.
+       */
+      whileOff?: (reboot: number) => void | Promise<void>;
       /** Report to this hub as this cluster, as the addon's agent does. */
       hub?: { api: KubeApi; clusterName: string };
     },
@@ -53,7 +56,7 @@ export class SandboxNode {
   private async powerCycle(): Promise<void> {
     this.abort.abort();
     await this.running;
-    this.opts.whileOff?.(this.reboots + 1);
+    await this.opts.whileOff?.(this.reboots + 1);
     sandboxPowerOn(this.sysroot.dir);
     await this.api.delete(`${IBU_PATH}/upgrade`);
     this.reboots++;

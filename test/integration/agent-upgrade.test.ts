@@ -417,7 +417,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     });
     const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
     expect(cond(failed, "PrepInProgress")).toBe(
-      "False/Failed/failed to validate IBU spec: Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.",
+      "False/Failed/failed to validate IBU spec: failed to validate oadp configMap: Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.",
     );
   });
 

@@ -3,13 +3,14 @@
 import type { Ibu } from "../ibu-types.js";
 import type { Node } from "../node.js";
 import type { KubeApi } from "../../shared/kube.js";
+import type { HealthScope } from "../health.js";
 
 export type StageOutcome =
   | { readonly kind: "done"; readonly message?: string }
   | { readonly kind: "failed"; readonly message: string }
   /** The node is rebooting: the agent ends and resumes in the stateroot it boots. */
   | { readonly kind: "rebooting" }
-  /** Waiting on something else (Velero): run the stage again shortly. */
+  /** Waiting on something else (Velero, a cluster not yet healthy): run the stage again shortly. */
   | { readonly kind: "waiting" };
 
 export interface StageContext {
@@ -27,6 +28,13 @@ export interface StageContext {
   saveIbu(file: string, edit?: (ibu: Ibu) => Ibu): void;
   /** A Normal event about the IBU, as LCA records its two Reboot events; never fails the stage. */
   event(reason: string, note: string): Promise<void>;
+  /**
+   * LCA's health checks of `scope`: undefined when healthy, else LCA's message. A result is
+   * reused for a few seconds, so a waiting stage run again every second does not hammer the API.
+   */
+  health(scope: HealthScope): Promise<string | undefined>;
+  /** Sets (or, with null, removes) an annotation on the IBU. */
+  annotate(key: string, value: string | null): Promise<void>;
   /** `.dockerconfigjson` of a Secret in the agent's namespace, or undefined. */
   pullSecret(name: string): Promise<string | undefined>;
 }

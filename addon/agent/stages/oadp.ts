@@ -56,16 +56,6 @@ export async function loadOadpContent(api: KubeApi, refs: readonly Ref[]): Promi
   };
 }
 
-/** LCA's Prep check of OADP content: Backups and Restores paired one to one. */
-export function oadpProblem(c: OadpContent): string | undefined {
-  const names = new Set(c.backups.map(b => b.metadata.name));
-  const paired = c.restores.every(r => r.spec?.backupName && names.has(r.spec.backupName));
-  if (!c.backups.length || c.backups.length !== c.restores.length || !paired) {
-    return "Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.";
-  }
-  return undefined;
-}
-
 /** Groups by apply-wave, ascending; objects without a wave come last; ties by name. */
 export function byWave<
   T extends { metadata: { name: string; annotations?: Record<string, string> } },

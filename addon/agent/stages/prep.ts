@@ -16,8 +16,8 @@ import {
 import type { StageContext, StageOutcome } from "./context.js";
 import { compareVersions } from "./versions.js";
 import { usagePercent } from "../drivers/disk.js";
-import { Annotation } from "../ibu-types.js";
-import { loadOadpContent, objectsFromConfigMaps, oadpProblem } from "./oadp.js";
+import { Annotation, Msg } from "../ibu-types.js";
+import { validateExtraManifests, validateOadpContent, ValidationError } from "./validate.js";
 import { pkiRoots, saveSigners } from "../drivers/crypto.js";
 
 /** Where Prep keeps the cluster's own signers in the new stateroot (LCA's kubeconfig-crypto). */
@@ -39,6 +39,14 @@ export interface PrecacheStatus {
 class PrepFailure extends Error {}
 
 export async function prep(ctx: StageContext): Promise<StageOutcome> {
+  // LCA: every Prep reconcile first waits for a healthy cluster.
+  const unhealthy = await ctx.health("all");
+  if (unhealthy) {
+    await ctx.progress(
+      `Waiting for system to stabilize before Prep stage can continue: ${unhealthy}`,
+    );
+    return { kind: "waiting" };
+  }
   try {
     const ws = ctx.node.workspace();
     mkdirSync(ws, { recursive: true, mode: 0o700 });
@@ -55,8 +63,10 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
     }
     const access = ctx.node.access(seed.image, secret);
     if (!marker(ws, "seed-validated")) {
-      await validateSeed(ctx, seed.image, seed.version, access);
+      // LCA's order: the IBU spec (version, OADP content, extra manifests), then the seed image.
+      validateVersion(ctx, seed.version);
       await validateManifests(ctx);
+      await validateSeed(seed.image, seed.version, access);
       setMarker(ws, "seed-validated");
     }
     if (!marker(ws, "stateroot-done")) {
@@ -78,7 +88,8 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
       setMarker(ws, "precache-done");
       await ctx.stopPhase("Precache");
     }
-    return { kind: "done" };
+    const warned = ctx.ibu.metadata.annotations?.[Annotation.extraManifestWarning] !== undefined;
+    return { kind: "done", message: warned ? Msg.prepStageCompletedWithWarning : undefined };
   } catch (err) {
     if (err instanceof PrepFailure) return { kind: "failed", message: err.message };
     throw err;
@@ -98,18 +109,16 @@ export function currentVersion(stateroot: string): string | undefined {
   return /^rhcos_(.+)$/.exec(stateroot)?.[1]?.replace(/_/g, "-");
 }
 
-async function validateSeed(
-  ctx: StageContext,
-  image: string,
-  version: string,
-  access: RegistryAccess,
-): Promise<void> {
+function validateVersion(ctx: StageContext, version: string): void {
   const current = currentVersion(ctx.node.booted().stateroot);
   if (current && compareVersions(version, current) <= 0) {
     throw new PrepFailure(
       `failed to validate IBU spec: seed OCP version (${version}) must be higher than current OCP version (${current})`,
     );
   }
+}
+
+async function validateSeed(image: string, version: string, access: RegistryAccess): Promise<void> {
   let labels: Record<string, string>;
   try {
     labels = await inspectLabels(image, access);
@@ -142,17 +151,21 @@ async function validateSeed(
   }
 }
 
-/** The OADP and extra-manifest ConfigMaps exist, and the OADP content pairs Backups with Restores. */
+/**
+ * LCA's validateIBUSpec for the OADP content and the extra manifests, by server-side dry runs.
+ * Extra-manifest warnings do not fail Prep: they go into LCA's validation-warning annotation.
+ */
 async function validateManifests(ctx: StageContext): Promise<void> {
   const { oadpContent = [], extraManifests = [] } = ctx.ibu.spec;
   try {
-    if (oadpContent.length) {
-      const problem = oadpProblem(await loadOadpContent(ctx.api, oadpContent));
-      if (problem) throw new Error(problem);
+    if (oadpContent.length) await validateOadpContent(ctx.api, oadpContent);
+    if (extraManifests.length) {
+      const warnings = await validateExtraManifests(ctx.api, extraManifests);
+      if (warnings) await ctx.annotate(Annotation.extraManifestWarning, warnings);
     }
-    if (extraManifests.length) await objectsFromConfigMaps(ctx.api, extraManifests);
   } catch (err) {
-    throw new PrepFailure(`failed to validate IBU spec: ${(err as Error).message}`);
+    if (!(err instanceof ValidationError)) throw err;
+    throw new PrepFailure(`failed to validate IBU spec: ${err.message}`);
   }
 }
 

@@ -46,6 +46,13 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   if (!next)
     return { kind: "failed", message: `stateroot ${target} is not deployed: run Prep again` };
   await ctx.startPhase("PrePivot");
+  const unhealthy = await ctx.health("all");
+  if (unhealthy) {
+    await ctx.progress(
+      `Waiting for system to stabilize before Upgrade (pre-pivot) stage can continue: ${unhealthy}`,
+    );
+    return { kind: "waiting" };
+  }
   const { oadpContent = [], extraManifests = [] } = ctx.ibu.spec;
   if (oadpContent.length) {
     await ctx.progress("Backing up Application Data");
@@ -233,6 +240,12 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
       return { kind: "failed", message: crypto };
     return autoRollback(ctx, `Rollback due to postpivot failure: ${crypto}`);
   }
+  // LCA: the mandatory checks before the manifests and Restores, the deferred ones after.
+  const unstable = await ctx.health("mandatory");
+  if (unstable) {
+    await ctx.progress(`Waiting for system to stabilize: ${unstable}`);
+    return { kind: "waiting" };
+  }
   const booted = ctx.node.booted().stateroot;
   const manifests = manifestsDir(ctx, booted);
   if (existsSync(manifests)) {
@@ -264,6 +277,11 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
       return { kind: "waiting" };
     }
     rmSync(join(restores, ".."), { recursive: true, force: true });
+  }
+  const notFullyStable = await ctx.health("deferred");
+  if (notFullyStable) {
+    await ctx.progress(`Waiting for system to fully stabilize: ${notFullyStable}`);
+    return { kind: "waiting" };
   }
   await ctx.stopPhase("PostPivot");
   rmSync(join(ctx.node.lcaDir(), "post-pivot-started"), { force: true });
