@@ -12,6 +12,7 @@ packages=(
   umoci            # building seed images as OCI layouts
   docker-registry  # a real loopback registry for seeds in tests and the demo
   apache2-utils    # htpasswd (bcrypt) for registry credential tests
+  chromium         # the hub dashboard's browser tests (playwright-core drives /usr/bin/chromium)
 )
 
 missing=()

@@ -16,6 +16,7 @@ import { ApiObject, App, Chart, Yaml } from "cdk8s";
 import { stringify } from "yaml";
 import { ADDON_FILES, ADDON_KINDS, IbuAddon } from "./constructs/addon.js";
 import { ArgoApp, SYNCED_KINDS } from "./constructs/argocd.js";
+import { OBSERVABILITY_NAMESPACE } from "./constructs/grafana.js";
 import { IbuFleet } from "./constructs/ibu-fleet.js";
 import { fileOf } from "./constructs/output.js";
 import { DESIRED_STAGES, type DesiredStage, type Fleet } from "./fleet/model.js";
@@ -53,7 +54,7 @@ export function synthFleet(fleet: Fleet, opts: SynthOptions = {}): OutputFiles {
       addon: spec.addon,
       selectors: clusterSelector ? [clusterSelector] : ibu.placementSelectors(),
     });
-    destinations.push(spec.addon.hubNamespace);
+    destinations.push(spec.addon.hubNamespace, OBSERVABILITY_NAMESPACE);
   }
   new ArgoApp(chart, "Argo", {
     fleetName: fleet.metadata.name,

@@ -190,3 +190,15 @@ export class HubMetrics {
     return this.registry.render();
   }
 }
+
+/**
+ * Every metric the hub exports, with its Prometheus type, as its exposition declares them (the
+ * Grafana dashboard and the ACM metrics allowlist are built from this list).
+ */
+export function hubMetricNames(): Array<{ name: string; type: "counter" | "gauge" | "histogram" }> {
+  const m = new HubMetrics({ summaries: () => [], isLeader: () => false });
+  return [...m.render().matchAll(/^# TYPE (\S+) (counter|gauge|histogram)$/gm)].map(x => ({
+    name: x[1]!,
+    type: x[2] as "counter" | "gauge" | "histogram",
+  }));
+}

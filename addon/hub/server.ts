@@ -1,8 +1,8 @@
 // The hub's HTTP server: the JSON API, the event stream, /metrics and the health probes, over
 // HTTPS (or plain HTTP for tests and behind a TLS-terminating proxy). Everything except
 // /healthz and /readyz needs a token the hub's apiserver accepts and RBAC that allows the
-// route's access (auth.ts). Static routes (the dashboard) mount under their own prefix with
-// `mount()`; nothing here serves HTML.
+// route's access (auth.ts). Static routes (the dashboard, dashboard/assets.ts) mount under their
+// own prefix with `mount()`; nothing here serves HTML.
 import {
   createServer as createHttpServer,
   type IncomingMessage,
@@ -208,6 +208,7 @@ export class HubServer {
     res.writeHead(status, {
       "Content-Type": "application/json",
       "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
       "Content-Length": Buffer.byteLength(text),
     });
     res.end(text);

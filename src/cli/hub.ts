@@ -1,10 +1,11 @@
 // `ibu-gitops hub`: the hub controller. Watches every cluster's report and the ManagedClusters,
 // owns the disable-auto-import annotation (the leader only, with --leader-elect), and serves
-// the JSON API, the event stream and /metrics (docs/hub.md).
+// the JSON API, the event stream, /metrics (docs/hub.md) and the dashboard (docs/dashboard.md).
 import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { Authorizer } from "../../addon/hub/auth.js";
+import { mountDashboard } from "../../addon/hub/dashboard/assets.js";
 import { HubController } from "../../addon/hub/controller.js";
 import { parseDuration } from "../../addon/hub/duration.js";
 import { parseSelector } from "../../addon/hub/groups.js";
@@ -74,6 +75,7 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
     ...(tls ? { tls } : {}),
     log: stamp,
   });
+  mountDashboard(server); // `/` and `/static/`: the dashboard (docs/dashboard.md)
   const abort = new AbortController();
   for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => abort.abort());
   const addr = await server.listen();

@@ -12,10 +12,19 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Construct } from "constructs";
-import { parseAllDocuments } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import type { AddonSpec, LabelSelector } from "../fleet/model.js";
 import { packageRoot } from "../package-root.js";
 import type { KubeObject } from "../render/templates.js";
+import {
+  ALLOWLIST_CONFIGMAP,
+  DASHBOARD_CONFIGMAP,
+  DASHBOARD_FOLDER,
+  DASHBOARD_KEY,
+  OBSERVABILITY_NAMESPACE,
+  grafanaDashboard,
+  metricsAllowlist,
+} from "./grafana.js";
 import { emit, SyncWave } from "./output.js";
 import { clusterSetBinding } from "./stage-policies.js";
 
@@ -45,6 +54,7 @@ export const ADDON_FILES = {
   rbac: `${DIR}/rbac.yaml`,
   hub: `${DIR}/hub-controller.yaml`,
   addon: `${DIR}/addon.yaml`,
+  observability: `${DIR}/observability.yaml`,
 } as const;
 
 /**
@@ -59,6 +69,8 @@ export const AddonWave = {
   rbac: SyncWave.config,
   config: SyncWave.policies,
   clusterManagementAddOn: SyncWave.policies + 5,
+  /** The Grafana dashboard and metrics allowlist ConfigMaps: configuration, like the hub's. */
+  observability: SyncWave.config,
 } as const;
 
 /** Kinds the addon adds to the output, for the AppProject's whitelist. */
@@ -196,6 +208,63 @@ export class IbuAddon extends Construct {
     this.agentHubRbac();
     this.hubController();
     this.addonObjects(props.selectors, ownCrds("spoke", crdDir));
+    this.observability();
+  }
+
+  /**
+   * ACM observability (docs/dashboard.md): the Grafana dashboard ConfigMap its loader picks up,
+   * and the allowlist that lets the hub's series through. Their namespace is ACM's; it is
+   * emitted so the sync does not fail on a hub without observability, and Argo CD never prunes
+   * or deletes it (it holds observability's own objects).
+   */
+  private observability(): void {
+    const opts = { file: ADDON_FILES.observability, wave: AddonWave.observability };
+    emit(
+      this,
+      "ObservabilityNamespace",
+      {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: {
+          name: OBSERVABILITY_NAMESPACE,
+          annotations: { "argocd.argoproj.io/sync-options": "Prune=false,Delete=false" },
+        },
+      },
+      { file: ADDON_FILES.observability, wave: AddonWave.namespace },
+    );
+    emit(
+      this,
+      "GrafanaDashboard",
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: DASHBOARD_CONFIGMAP,
+          namespace: OBSERVABILITY_NAMESPACE,
+          labels: { ...labels(DASHBOARD_CONFIGMAP), "grafana-custom-dashboard": "true" },
+          annotations: {
+            "observability.open-cluster-management.io/dashboard-folder": DASHBOARD_FOLDER,
+          },
+        },
+        data: { [DASHBOARD_KEY]: `${JSON.stringify(grafanaDashboard(), null, 2)}\n` },
+      },
+      opts,
+    );
+    emit(
+      this,
+      "MetricsAllowlist",
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: {
+          name: ALLOWLIST_CONFIGMAP,
+          namespace: OBSERVABILITY_NAMESPACE,
+          labels: labels(ALLOWLIST_CONFIGMAP),
+        },
+        data: { "metrics_list.yaml": stringify(metricsAllowlist()) },
+      },
+      opts,
+    );
   }
 
   private rbac(id: string, body: KubeObject): void {
@@ -631,6 +700,42 @@ export class IbuAddon extends Construct {
           },
           // Events about the upgrade.
           { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
+          // LCA's health checks before Prep, Upgrade and finalize: read only, by list.
+          {
+            apiGroups: ["config.openshift.io"],
+            resources: ["clusteroperators", "infrastructures"],
+            verbs: ["get", "list"],
+          },
+          {
+            apiGroups: ["machineconfiguration.openshift.io"],
+            resources: ["machineconfigpools"],
+            verbs: ["list"],
+          },
+          {
+            apiGroups: ["sriovnetwork.openshift.io"],
+            resources: ["sriovnetworknodestates"],
+            verbs: ["list"],
+          },
+          {
+            apiGroups: ["oadp.openshift.io"],
+            resources: ["dataprotectionapplications"],
+            verbs: ["list"],
+          },
+          { apiGroups: ["velero.io"], resources: ["backupstoragelocations"], verbs: ["list"] },
+          { apiGroups: [""], resources: ["nodes"], verbs: ["list"] },
+          {
+            apiGroups: ["operators.coreos.com"],
+            resources: ["clusterserviceversions"],
+            verbs: ["list"],
+          },
+          {
+            apiGroups: ["certificates.k8s.io"],
+            resources: ["certificatesigningrequests"],
+            verbs: ["list"],
+          },
+          // Prep's dry-run of extra manifests whose namespace the content itself creates: the
+          // namespace is created for the dry run and deleted afterwards, as LCA does.
+          { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "create", "delete"] },
         ],
       },
       binding(AGENT_SPOKE_ROLE),

@@ -1,5 +1,6 @@
 // One test cluster as seen from a test: its kubeconfig, clients, users minted for RBAC tests,
 // and CRD installation. Built from plain ClusterInfo so any test worker process can use it.
+import type { Credentials } from "../../addon/shared/kubeconfig.js";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
@@ -275,4 +276,38 @@ interface DiscoveredResource {
   name: string;
   kind: string;
   namespaced: boolean;
+}
+
+/**
+ * Credentials of a ServiceAccount on a test cluster, through the TokenRequest API: what a pod
+ * running as that account would use (tests run an agent with exactly its generated RBAC).
+ */
+export async function serviceAccountCredentials(
+  cluster: TestCluster,
+  namespace: string,
+  name: string,
+): Promise<Credentials> {
+  const res = await cluster.request(
+    "POST",
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds: 3600 },
+    },
+  );
+  if (res.status !== 201)
+    throw new Error(
+      `TokenRequest for ${namespace}/${name}: HTTP ${res.status} ${JSON.stringify(res.body)}`,
+    );
+  const token = (res.body as { status: { token: string } }).status.token;
+  const ca = readFileSync(cluster.info.servingCa);
+  return {
+    server: cluster.info.url,
+    applyToHTTPSOptions(opts) {
+      opts.ca = ca;
+      opts.headers = { ...(opts.headers ?? {}), Authorization: `Bearer ${token}` };
+      return Promise.resolve();
+    },
+  };
 }

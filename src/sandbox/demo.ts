@@ -12,6 +12,7 @@ import { parseAllDocuments, parse, stringify } from "yaml";
 import { HubController } from "../../addon/hub/controller.js";
 import { Authorizer } from "../../addon/hub/auth.js";
 import { HubServer } from "../../addon/hub/server.js";
+import { mountDashboard } from "../../addon/hub/dashboard/assets.js";
 import type { ClusterSummary, FleetSummary } from "../../addon/hub/fleet.js";
 import { KubeApi, type KubeObject } from "../../addon/shared/kube.js";
 import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
@@ -56,6 +57,8 @@ export interface DemoResult {
     autoImportDisabled: boolean;
   }>;
   readonly summary: unknown;
+  /** HTTP status of the dashboard's page. */
+  readonly dashboardPage?: number;
   readonly pids: number[];
   readonly dirs: string[];
 }
@@ -279,6 +282,7 @@ export class Demo {
       listen: this.opts.listen ?? "127.0.0.1:0",
       log,
     });
+    mountDashboard(server);
     const abort = new AbortController();
     this.hub = { controller, server, abort };
     const addr = await server.listen();
@@ -416,7 +420,13 @@ export class Demo {
     const res = await fetch(`http://127.0.0.1:${port}/api/v1/summary`, {
       headers: { Authorization: `Bearer ${this.token}` },
     });
-    return { spokes, summary: await res.json(), ...this.resources() };
+    const page = await fetch(`http://127.0.0.1:${port}/`);
+    return {
+      spokes,
+      summary: await res.json(),
+      dashboardPage: page.status,
+      ...this.resources(),
+    };
   }
 
   /** The processes and folders the demo made so far (all gone after stop()). */

@@ -1,14 +1,19 @@
 // Agent → hub reporting on real parts: a sandboxed spoke goes Prep → Upgrade (pivot and reboot)
 // → finalize while its agent writes the ClusterUpgrade report and its ManagedClusterAddOn
-// condition on a real hub apiserver; the hub's apiserver is stopped in the middle and the
-// reports catch up once it is back.
+// condition on a real hub apiserver, with only the RBAC the generator emits on either side;
+// the hub's apiserver is stopped in the middle and the reports catch up once it is back.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+/* eslint-disable @typescript-eslint/no-explicit-any, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
-import { KubeApi } from "../../addon/shared/kube.js";
+import { KubeApi, type KubeObject } from "../../addon/shared/kube.js";
+import { parseAllDocuments } from "yaml";
+import { loadFleet } from "../../src/fleet/load.js";
+import { synthFleet } from "../../src/synth.js";
+import { serviceAccountCredentials } from "../../src/sandbox/cluster.js";
 import { ADDON_CONDITION, reportPath, type ClusterUpgrade } from "../../addon/shared/report.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
@@ -18,6 +23,7 @@ import { publishSeed } from "../support/seed-fixture.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 
 const IBU = `${IBU_PATH}/upgrade`;
+const REPO = join(import.meta.dirname, "..", "..");
 const CLUSTER = "sno-report";
 const MCA = `/apis/addon.open-cluster-management.io/v1alpha1/namespaces/${CLUSTER}/managedclusteraddons/ibu-gitops`;
 
@@ -83,12 +89,57 @@ describe("the agent reports to the hub", () => {
         ],
       },
     });
+    // The agent runs with exactly the RBAC the generator emits: on the spoke the AddOnTemplate's
+    // manifests (as OCM's work agent applies them) and a token of its ServiceAccount; on the
+    // hub the generated ClusterRole ibu-gitops-agent-hub, bound in the cluster's namespace as
+    // OCM's addon-manager binds it for CurrentCluster (that binding is the one stand-in: it names
+    // a ServiceAccount here instead of OCM's certificate identity).
+    const out = synthFleet(loadFleet(join(REPO, "examples", "fleet.yaml")));
+    const docs = (file: string): Array<Record<string, any>> =>
+      parseAllDocuments(out.get(file)!).map(d => d.toJS() as Record<string, any>);
+    const template = docs("addon/addon.yaml").find(o => o.kind === "AddOnTemplate")!;
+    for (const m of template.spec.agentSpec.workload.manifests as KubeObject[])
+      if (m.kind !== "Deployment") await spokeApi.apply(m);
+    const hubRole = docs("addon/rbac.yaml").find(
+      o => o.kind === "ClusterRole" && o.metadata.name === "ibu-gitops-agent-hub",
+    )!;
+    await hubApi.apply(hubRole as KubeObject);
+    await hubApi.apply({
+      apiVersion: "v1",
+      kind: "ServiceAccount",
+      metadata: { name: "ibu-gitops-agent", namespace: CLUSTER },
+    });
+    await hubApi.apply({
+      apiVersion: "rbac.authorization.k8s.io/v1",
+      kind: "RoleBinding",
+      metadata: { name: "open-cluster-management:ibu-gitops:agent", namespace: CLUSTER },
+      roleRef: {
+        apiGroup: "rbac.authorization.k8s.io",
+        kind: "ClusterRole",
+        name: "ibu-gitops-agent-hub",
+      },
+      subjects: [{ kind: "ServiceAccount", name: "ibu-gitops-agent", namespace: CLUSTER }],
+    });
+    const agentOnSpoke = new KubeApi(
+      await serviceAccountCredentials(
+        cp.cluster("sno"),
+        "open-cluster-management-agent-addon",
+        "ibu-gitops-agent",
+      ),
+    );
+    const agentOnHub = new KubeApi(
+      await serviceAccountCredentials(cp.cluster("hub"), CLUSTER, "ibu-gitops-agent"),
+    );
+    // Least privilege, both ways: the agent may not read the hub's other namespaces.
+    expect((await agentOnHub.request("GET", "/api/v1/namespaces/default/configmaps")).status).toBe(
+      403,
+    );
     storeRoot = mkdtempSync(join(tmpdir(), "ibu-store-"));
-    sandbox = new SandboxNode(spoke, spokeApi, {
+    sandbox = new SandboxNode(spoke, agentOnSpoke, {
       insecureRegistries: [registry.host],
       imageStoreRoot: storeRoot,
       log,
-      hub: { api: hubApi, clusterName: CLUSTER },
+      hub: { api: agentOnHub, clusterName: CLUSTER },
     });
     sandbox.start();
   }, 180_000);

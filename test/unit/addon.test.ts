@@ -423,8 +423,10 @@ describe("the generated addon", () => {
   });
 
   it("holds no secret material", () => {
+    // (addon/observability.yaml holds the Grafana dashboard and metrics allowlist ConfigMaps:
+    // data, but no secrets; test/unit/grafana.test.ts checks them)
     const text = [...files.entries()]
-      .filter(([f]) => f.startsWith("addon/"))
+      .filter(([f]) => f.startsWith("addon/") && f !== ADDON_FILES.observability)
       .map(([, t]) => t)
       .join("\n");
     expect(hub.map(o => o.kind)).not.toContain("Secret");
@@ -432,6 +434,10 @@ describe("the generated addon", () => {
     expect(text).not.toMatch(/BEGIN [A-Z ]*(PRIVATE KEY|CERTIFICATE)/);
     expect(text).not.toMatch(/dockerconfigjson|client-key-data|client-certificate-data|token:/i);
     expect(text).not.toMatch(/^\s*(data|stringData):/m);
+    const observability = files.get(ADDON_FILES.observability)!;
+    expect(observability).not.toMatch(
+      /dockerconfigjson|client-key-data|BEGIN |token:|stringData:/i,
+    );
   });
 });
 

@@ -198,6 +198,7 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
       "addon/rbac.yaml",
       "addon/hub-controller.yaml",
       "addon/addon.yaml",
+      "addon/observability.yaml",
       "upgrades/canary.yaml",
       "upgrades/wave-1.yaml",
     ]);
