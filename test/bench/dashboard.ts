@@ -16,7 +16,7 @@ import {
   pool,
   startHub,
   waitFor,
-} from "../integration/dashboard-fixture.js";
+} from "../support/hub-fixture.js";
 
 const { values } = parseArgs({
   options: {

@@ -26,6 +26,7 @@ import {
 } from "../../addon/shared/report.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
+import { pool } from "../support/hub-fixture.js";
 import { rssBytes } from "../support/process.js";
 
 const { values } = parseArgs({
@@ -49,22 +50,6 @@ function cpuSeconds(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-}
-
-async function pool<T>(
-  items: readonly T[],
-  n: number,
-  fn: (x: T, i: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
 }
 
 function report(name: string, stage: Stage, conditions: Condition[], seq: number): ClusterUpgrade {

@@ -11,7 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { CONTENT_SECURITY_POLICY } from "../../addon/hub/dashboard/assets.js";
 import { sharedCluster, uniqueName } from "../support/shared.js";
-import { Hub, RUN_LABEL, Spoke, launchChromium, startHub, waitFor } from "./dashboard-fixture.js";
+import {
+  Hub,
+  RUN_LABEL,
+  Spoke,
+  launchChromium,
+  startHub,
+  waitFor,
+} from "../support/hub-fixture.js";
 
 const XSS = `<script>window.__xss=1</script><img src=x onerror="window.__xss=2">`;
 const STATES = ["Idle", "Pending", "InProgress", "Completed", "Failed", "Blocked", "NoReport"];

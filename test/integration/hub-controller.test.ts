@@ -4,17 +4,7 @@
 // with TokenReview/SubjectAccessReview authentication, the event stream, an apiserver restart
 // under the running controller, and 3,500 clusters' reports counted exactly.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Condition, Stage, StageHistory } from "../../addon/agent/ibu-types.js";
-import {
-  completeStage,
-  idleConditions,
-  nowTimestamp,
-  requestTransition,
-  startStage,
-  stopStage,
-  validNextStages,
-} from "../../addon/agent/stage-machine.js";
-import { MANAGED_CLUSTERS, REPORTING_CONTROLLER } from "../../addon/hub/autoimport.js";
+import type { Condition, StageHistory } from "../../addon/agent/ibu-types.js";
 import { Authorizer } from "../../addon/hub/auth.js";
 import {
   HubController,
@@ -22,191 +12,12 @@ import {
   type HubControllerOptions,
 } from "../../addon/hub/controller.js";
 import { HubServer } from "../../addon/hub/server.js";
-import { KubeApi, sleep } from "../../addon/shared/kube.js";
 import { leasePath } from "../../addon/shared/lease.js";
-import {
-  DISABLE_AUTO_IMPORT,
-  autoRolledBack,
-  reportPath,
-  stageMessage,
-  stageState,
-  type ClusterUpgrade,
-  type Report,
-} from "../../addon/shared/report.js";
+import { DISABLE_AUTO_IMPORT } from "../../addon/shared/report.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
-import type { TestCluster } from "../support/cluster.js";
+import { Hub, RUN_LABEL, Spoke, pool, waitFor } from "../support/hub-fixture.js";
 import { sharedCluster, uniqueName } from "../support/shared.js";
-
-const RUN_LABEL = "ibu-gitops.dev/test-run";
-
-/** One spoke's IBU as LCA's stage machine moves it, and the report its agent writes. */
-class Spoke {
-  conditions: Condition[] = idleConditions(nowTimestamp());
-  history: StageHistory[] = [];
-  stage: Stage = "Idle";
-  afterPivot = false;
-  sequence = 0;
-  constructor(readonly name: string) {}
-
-  /** The spec moves; the agent has not picked it up yet. */
-  spec(stage: Stage): this {
-    this.stage = stage;
-    return this;
-  }
-
-  /** The agent accepts the move (LCA's conditions), as after spec(stage). */
-  request(stage: Stage): this {
-    const r = requestTransition(this.conditions, stage, this.afterPivot, nowTimestamp());
-    if (!r.accepted) throw new Error(`${this.name}: ${stage} refused`);
-    this.conditions = r.conditions;
-    this.stage = stage;
-    if (stage !== "Idle") this.history = startStage(this.history, stage, nowTimestamp());
-    return this;
-  }
-
-  complete(stage: "Prep" | "Upgrade" | "Rollback"): this {
-    this.conditions = completeStage(this.conditions, stage, nowTimestamp());
-    this.history = stopStage(this.history, stage, nowTimestamp());
-    if (stage === "Rollback") this.afterPivot = false; // back on the old stateroot
-    return this;
-  }
-
-  pivot(): this {
-    this.afterPivot = true;
-    return this;
-  }
-
-  /** An abort or finalize finished: Idle=True, history cleared. */
-  idle(): this {
-    this.conditions = idleConditions(nowTimestamp());
-    this.history = [];
-    this.afterPivot = false;
-    this.stage = "Idle";
-    return this;
-  }
-
-  report(): Report {
-    const ibu = {
-      spec: {
-        stage: this.stage,
-        seedImageRef: { image: "r.example.com/seed:4.18.1", version: "4.18.1" },
-      },
-      status: {
-        conditions: this.conditions,
-        history: this.history,
-        validNextStages: validNextStages(this.conditions, this.afterPivot, this.stage),
-      },
-    };
-    return {
-      clusterName: this.name,
-      agentVersion: "test",
-      reportTime: new Date().toISOString().replace(/\.\d{3}Z$/, "Z"),
-      sequence: ++this.sequence,
-      stage: this.stage,
-      state: stageState(ibu),
-      message: stageMessage(ibu),
-      autoRolledBack: autoRolledBack(ibu),
-      ibu,
-      node: { bootedStateroot: this.afterPivot ? "rhcos_4.18.1" : "rhcos_4.17.0" },
-    };
-  }
-}
-
-async function waitFor<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 30_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ""}`);
-    await sleep(100);
-  }
-}
-
-/** Test access to one hub: clusters, reports, annotations, Events. */
-class Hub {
-  readonly api: KubeApi;
-  constructor(readonly cluster: TestCluster) {
-    this.api = new KubeApi(cluster.kubeConfig());
-  }
-
-  async addCluster(
-    name: string,
-    labels: Record<string, string>,
-    annotations: Record<string, string> = {},
-  ): Promise<void> {
-    await this.api.create("/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name },
-    });
-    await this.api.create(MANAGED_CLUSTERS, {
-      apiVersion: "cluster.open-cluster-management.io/v1",
-      kind: "ManagedCluster",
-      metadata: { name, labels, annotations },
-      spec: { hubAcceptsClient: true },
-    });
-  }
-
-  /** Writes the report as the agent does; resolves with its resourceVersion. */
-  async write(spoke: Spoke): Promise<string> {
-    const obj: ClusterUpgrade = {
-      apiVersion: "ibu-gitops.dev/v1alpha1",
-      kind: "ClusterUpgrade",
-      metadata: { name: "upgrade", namespace: spoke.name },
-      report: spoke.report(),
-    };
-    const path = reportPath(spoke.name);
-    const existing = await this.api.get<ClusterUpgrade>(path);
-    const written = existing
-      ? await this.api.replace<ClusterUpgrade>(path, {
-          ...obj,
-          metadata: { ...obj.metadata, resourceVersion: existing.metadata.resourceVersion },
-        })
-      : await this.api.create<ClusterUpgrade>(reportPath(spoke.name, ""), obj);
-    return written.metadata.resourceVersion!;
-  }
-
-  async annotation(name: string): Promise<string | undefined> {
-    const mc = await this.api.get<{ metadata: { annotations?: Record<string, string> } }>(
-      `${MANAGED_CLUSTERS}/${name}`,
-    );
-    return mc?.metadata.annotations?.[DISABLE_AUTO_IMPORT];
-  }
-
-  /** Sets or removes the annotation as TALM's CGU actions do; resolves with the resourceVersion. */
-  async setAnnotation(name: string, value: string | null): Promise<string> {
-    const mc = await this.api.mergePatch<{ metadata: { resourceVersion: string } }>(
-      `${MANAGED_CLUSTERS}/${name}`,
-      { metadata: { annotations: { [DISABLE_AUTO_IMPORT]: value } } },
-    );
-    return mc.metadata.resourceVersion;
-  }
-
-  /** The reasons of our Events about `name`, oldest first. */
-  async events(name: string): Promise<string[]> {
-    const all = await this.api.list<{
-      reason: string;
-      reportingController: string;
-      eventTime: string;
-      regarding: { name: string; kind: string };
-    }>("/apis/events.k8s.io/v1/namespaces/default/events");
-    return all
-      .filter(e => e.regarding.name === name && e.reportingController === REPORTING_CONTROLLER)
-      .sort((a, b) => a.eventTime.localeCompare(b.eventTime))
-      .map(e => e.reason);
-  }
-}
 
 /** Starts a controller; `stop()` aborts it and waits until it has stopped. */
 function startController(opts: HubControllerOptions): {
@@ -359,6 +170,8 @@ describe("hub controller: the auto-import annotation", () => {
     await step(s.request("Upgrade"));
     await hub.setAnnotation(s.name, null);
     await waitFor("annotation restored", async () => (await hub.annotation(s.name)) === "true");
+    // The Event follows the patch: wait until the controller's work is done before reading them.
+    await ctl.c.settled();
     expect(await hub.events(s.name)).toEqual([DISABLED, DISABLED]);
   });
 });
@@ -473,57 +286,15 @@ describe("hub API", () => {
   let nobody = "";
   let authorizer: Authorizer;
 
-  /** A ServiceAccount token from the TokenRequest API (the apiserver signs it). */
-  async function saToken(name: string): Promise<string> {
-    await hub.api.create(`/api/v1/namespaces/${ns}/serviceaccounts`, {
-      apiVersion: "v1",
-      kind: "ServiceAccount",
-      metadata: { name },
-    });
-    const res = await hub.api.create<{ status: { token: string } }>(
-      `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
-      {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: { expirationSeconds: 3600 },
-      },
-    );
-    return res.status.token;
-  }
-
   const get = (path: string, headers: Record<string, string> = {}): Promise<Response> =>
     fetch(`${server.url}${path}`, { headers });
   const bearer = (t: string): Record<string, string> => ({ Authorization: `Bearer ${t}` });
 
   beforeAll(async () => {
-    await hub.api.create("/api/v1/namespaces", {
-      apiVersion: "v1",
-      kind: "Namespace",
-      metadata: { name: ns },
-    });
-    reader = await saToken("reader");
-    nobody = await saToken("nobody");
-    const role = `${ns}-reader`;
-    await hub.api.create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: role },
-      rules: [
-        {
-          apiGroups: ["ibu-gitops.dev"],
-          resources: ["clusterupgrades"],
-          verbs: ["get", "list", "watch"],
-        },
-        { nonResourceURLs: ["/metrics"], verbs: ["get"] },
-      ],
-    });
-    await hub.api.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: role },
-      roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name: role },
-      subjects: [{ kind: "ServiceAccount", name: "reader", namespace: ns }],
-    });
+    await hub.namespace(ns);
+    reader = await hub.saToken(ns, "reader");
+    nobody = await hub.saToken(ns, "nobody");
+    await hub.grantReader(ns, "reader", [{ nonResourceURLs: ["/metrics"], verbs: ["get"] }]);
     ctl = startController({ api: hub.api, namespace: ns, clusterSelector: `${RUN_LABEL}=${run}` });
     authorizer = new Authorizer(hub.api);
     server = new HubServer({
@@ -862,20 +633,3 @@ describe("hub controller on a private hub", () => {
     }
   }, 600_000);
 });
-
-/** Runs `fn` over `items` with at most `n` at once. */
-async function pool<T>(
-  items: readonly T[],
-  n: number,
-  fn: (item: T, i: number) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: n }, async () => {
-      while (next < items.length) {
-        const i = next++;
-        await fn(items[i]!, i);
-      }
-    }),
-  );
-}

@@ -1,8 +1,9 @@
-// Shared by the dashboard test (dashboard.test.ts) and its benchmark (test/bench/dashboard.ts):
-// clusters and reports on a real hub apiserver, written the way the spoke agent writes them (LCA's
-// conditions from the agent's stage machine), ServiceAccount tokens from the TokenRequest API,
-// a hub controller and server in-process with the dashboard mounted, and Debian's Chromium
-// driven by playwright-core.
+// Shared by the hub controller and dashboard tests (test/integration/hub-controller.test.ts,
+// dashboard.test.ts) and their benchmarks (test/bench/hub.ts, dashboard.ts): clusters and
+// reports on a real hub apiserver, written the way the spoke agent writes them (LCA's conditions
+// from the agent's stage machine), the auto-import annotation and our Events, CGUs, ServiceAccount
+// tokens from the TokenRequest API, a hub controller and server in-process with the dashboard
+// mounted, and Debian's Chromium driven by playwright-core.
 import { existsSync } from "node:fs";
 import { chromium, type Browser } from "playwright-core";
 import type { Condition, Stage, StageHistory } from "../../addon/agent/ibu-types.js";
@@ -15,13 +16,14 @@ import {
   stopStage,
   validNextStages,
 } from "../../addon/agent/stage-machine.js";
-import { MANAGED_CLUSTERS } from "../../addon/hub/autoimport.js";
+import { MANAGED_CLUSTERS, REPORTING_CONTROLLER } from "../../addon/hub/autoimport.js";
 import { Authorizer } from "../../addon/hub/auth.js";
 import { HubController, type HubControllerOptions } from "../../addon/hub/controller.js";
 import { mountDashboard } from "../../addon/hub/dashboard/assets.js";
 import { HubServer } from "../../addon/hub/server.js";
 import { KubeApi, sleep } from "../../addon/shared/kube.js";
 import {
+  DISABLE_AUTO_IMPORT,
   autoRolledBack,
   reportPath,
   stageMessage,
@@ -29,7 +31,7 @@ import {
   type ClusterUpgrade,
   type Report,
 } from "../../addon/shared/report.js";
-import type { TestCluster } from "../support/cluster.js";
+import type { TestCluster } from "./cluster.js";
 
 export const RUN_LABEL = "ibu-gitops.dev/test-run";
 export const CHROMIUM = "/usr/bin/chromium";
@@ -68,11 +70,13 @@ export class Spoke {
   override: Partial<Report> = {};
   constructor(readonly name: string) {}
 
+  /** The spec moves; the agent has not picked it up yet. */
   spec(stage: Stage): this {
     this.stage = stage;
     return this;
   }
 
+  /** The agent accepts the move (LCA's conditions), as after spec(stage). */
   request(stage: Stage): this {
     const r = requestTransition(this.conditions, stage, this.afterPivot, nowTimestamp());
     if (!r.accepted) throw new Error(`${this.name}: ${stage} refused`);
@@ -85,12 +89,21 @@ export class Spoke {
   complete(stage: "Prep" | "Upgrade" | "Rollback"): this {
     this.conditions = completeStage(this.conditions, stage, nowTimestamp());
     this.history = stopStage(this.history, stage, nowTimestamp());
-    if (stage === "Rollback") this.afterPivot = false;
+    if (stage === "Rollback") this.afterPivot = false; // back on the old stateroot
     return this;
   }
 
   pivot(): this {
     this.afterPivot = true;
+    return this;
+  }
+
+  /** An abort or finalize finished: Idle=True, history cleared. */
+  idle(): this {
+    this.conditions = idleConditions(nowTimestamp());
+    this.history = [];
+    this.afterPivot = false;
+    this.stage = "Idle";
     return this;
   }
 
@@ -183,7 +196,7 @@ export async function pool<T>(
   );
 }
 
-/** Test access to one hub: clusters, reports, groups, ServiceAccount tokens. */
+/** Test access to one hub: clusters, reports, annotations, Events, groups, ServiceAccount tokens. */
 export class Hub {
   readonly api: KubeApi;
   constructor(readonly cluster: TestCluster) {
@@ -198,12 +211,16 @@ export class Hub {
     });
   }
 
-  async addCluster(name: string, labels: Record<string, string>): Promise<void> {
+  async addCluster(
+    name: string,
+    labels: Record<string, string>,
+    annotations: Record<string, string> = {},
+  ): Promise<void> {
     await this.namespace(name);
     await this.api.create(MANAGED_CLUSTERS, {
       apiVersion: "cluster.open-cluster-management.io/v1",
       kind: "ManagedCluster",
-      metadata: { name, labels },
+      metadata: { name, labels, annotations },
       spec: { hubAcceptsClient: true },
     });
   }
@@ -265,6 +282,36 @@ export class Hub {
     return written.metadata.resourceVersion!;
   }
 
+  async annotation(name: string): Promise<string | undefined> {
+    const mc = await this.api.get<{ metadata: { annotations?: Record<string, string> } }>(
+      `${MANAGED_CLUSTERS}/${name}`,
+    );
+    return mc?.metadata.annotations?.[DISABLE_AUTO_IMPORT];
+  }
+
+  /** Sets or removes the annotation as TALM's CGU actions do; resolves with the resourceVersion. */
+  async setAnnotation(name: string, value: string | null): Promise<string> {
+    const mc = await this.api.mergePatch<{ metadata: { resourceVersion: string } }>(
+      `${MANAGED_CLUSTERS}/${name}`,
+      { metadata: { annotations: { [DISABLE_AUTO_IMPORT]: value } } },
+    );
+    return mc.metadata.resourceVersion;
+  }
+
+  /** The reasons of our Events about `name`, oldest first. */
+  async events(name: string): Promise<string[]> {
+    const all = await this.api.list<{
+      reason: string;
+      reportingController: string;
+      eventTime: string;
+      regarding: { name: string; kind: string };
+    }>("/apis/events.k8s.io/v1/namespaces/default/events");
+    return all
+      .filter(e => e.regarding.name === name && e.reportingController === REPORTING_CONTROLLER)
+      .sort((a, b) => a.eventTime.localeCompare(b.eventTime))
+      .map(e => e.reason);
+  }
+
   /** A ServiceAccount token from the TokenRequest API (the apiserver signs it). */
   async saToken(ns: string, name: string): Promise<string> {
     await this.api.create(`/api/v1/namespaces/${ns}/serviceaccounts`, {
@@ -283,8 +330,11 @@ export class Hub {
     return res.status.token;
   }
 
-  /** Lets ServiceAccount `ns/name` read the hub API (list clusterupgrades everywhere). */
-  async grantReader(ns: string, name: string): Promise<void> {
+  /**
+   * Lets ServiceAccount `ns/name` read the hub API (list clusterupgrades everywhere), and
+   * whatever `extraRules` allow besides.
+   */
+  async grantReader(ns: string, name: string, extraRules: object[] = []): Promise<void> {
     const role = `${ns}-${name}`;
     await this.api.create("/apis/rbac.authorization.k8s.io/v1/clusterroles", {
       apiVersion: "rbac.authorization.k8s.io/v1",
@@ -296,6 +346,7 @@ export class Hub {
           resources: ["clusterupgrades"],
           verbs: ["get", "list", "watch"],
         },
+        ...extraRules,
       ],
     });
     await this.api.create("/apis/rbac.authorization.k8s.io/v1/clusterrolebindings", {
