@@ -32,6 +32,8 @@ export const ADDON_NAME = "ibu-gitops";
 /** The agent's ServiceAccount and Deployment on the spoke; OCM names the agent `<addon>-agent`. */
 export const AGENT_NAME = `${ADDON_NAME}-agent`;
 export const AGENT_SPOKE_ROLE = AGENT_NAME;
+const HUB_TLS_SECRET = "ibu-gitops-hub-tls";
+const HUB_TLS_MOUNT = "/var/run/ibu-gitops/tls";
 export const AGENT_EXTRA_MANIFESTS_ROLE = `${AGENT_NAME}-extra-manifests`;
 export const AGENT_HUB_ROLE = `${AGENT_NAME}-hub`;
 export const ADDON_MANAGER_ROLE = `${ADDON_NAME}-addon-manager`;
@@ -477,7 +479,15 @@ export class IbuAddon extends Construct {
                   image: this.addon.image,
                   // More than one replica: only the Lease holder acts (`ibu-gitops hub` runs
                   // without leader election unless told).
-                  args: ["hub", "--listen=:8443", "--leader-elect"],
+                  // TLS from OpenShift's service CA (the Service asks for the certificate):
+                  // tokens reach the API and the dashboard encrypted.
+                  args: [
+                    "hub",
+                    "--listen=:8443",
+                    "--leader-elect",
+                    `--tls-cert=${HUB_TLS_MOUNT}/tls.crt`,
+                    `--tls-key=${HUB_TLS_MOUNT}/tls.key`,
+                  ],
                   env: [
                     {
                       name: "POD_NAMESPACE",
@@ -495,10 +505,24 @@ export class IbuAddon extends Construct {
                     requests: { cpu: "10m", memory: "64Mi" },
                     limits: { memory: "256Mi" },
                   },
-                  volumeMounts: [{ name: "tmp", mountPath: "/tmp" }],
+                  readinessProbe: {
+                    httpGet: { path: "/readyz", port: "https", scheme: "HTTPS" },
+                    periodSeconds: 10,
+                  },
+                  livenessProbe: {
+                    httpGet: { path: "/healthz", port: "https", scheme: "HTTPS" },
+                    periodSeconds: 20,
+                  },
+                  volumeMounts: [
+                    { name: "tmp", mountPath: "/tmp" },
+                    { name: "tls", mountPath: HUB_TLS_MOUNT, readOnly: true },
+                  ],
                 },
               ],
-              volumes: [{ name: "tmp", emptyDir: {} }],
+              volumes: [
+                { name: "tmp", emptyDir: {} },
+                { name: "tls", secret: { secretName: HUB_TLS_SECRET } },
+              ],
             },
           },
         },
@@ -511,7 +535,14 @@ export class IbuAddon extends Construct {
       {
         apiVersion: "v1",
         kind: "Service",
-        metadata: { name: HUB_NAME, namespace: ns, labels: labels(HUB_NAME) },
+        metadata: {
+          name: HUB_NAME,
+          namespace: ns,
+          labels: labels(HUB_NAME),
+          // OpenShift's service CA writes a serving certificate for the Service's DNS name
+          // into this Secret (the hub mounts it); no key material is in Git.
+          annotations: { "service.beta.openshift.io/serving-cert-secret-name": HUB_TLS_SECRET },
+        },
         spec: {
           selector: labels(HUB_NAME),
           ports: [{ name: "https", port: 8443, targetPort: "https", protocol: "TCP" }],

@@ -381,7 +381,22 @@ describe("the generated addon", () => {
       seccompProfile: { type: "RuntimeDefault" },
     });
     const c = pod.containers[0];
-    expect(c.args).toEqual(["hub", "--listen=:8443", "--leader-elect"]);
+    expect(c.args).toEqual([
+      "hub",
+      "--listen=:8443",
+      "--leader-elect",
+      "--tls-cert=/var/run/ibu-gitops/tls/tls.crt",
+      "--tls-key=/var/run/ibu-gitops/tls/tls.key",
+    ]);
+    // Served over TLS with a certificate from OpenShift's service CA, probed over HTTPS.
+    expect(find(hub, "Service", "ibu-gitops-hub").metadata.annotations).toMatchObject({
+      "service.beta.openshift.io/serving-cert-secret-name": "ibu-gitops-hub-tls",
+    });
+    expect(pod.volumes).toContainEqual({
+      name: "tls",
+      secret: { secretName: "ibu-gitops-hub-tls" },
+    });
+    expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "https", scheme: "HTTPS" });
     expect(c.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
