@@ -99,6 +99,7 @@ export const ADDON_KINDS: ReadonlyArray<{ group: string; kind: string; clusterSc
     { group: "", kind: "ServiceAccount" },
     { group: "", kind: "Service" },
     { group: "apps", kind: "Deployment" },
+    { group: "monitoring.coreos.com", kind: "ServiceMonitor" },
   ];
 
 /** The identity OCM gives a cluster's agent on the hub (acm.md §6.5; addon-framework). */
@@ -197,7 +198,12 @@ export class IbuAddon extends Construct {
       {
         apiVersion: "v1",
         kind: "Namespace",
-        metadata: { name: this.addon.hubNamespace, labels: labels(ADDON_NAME) },
+        metadata: {
+          name: this.addon.hubNamespace,
+          // OpenShift's platform Prometheus scrapes ServiceMonitors only in namespaces so
+          // labelled; from there ACM observability collects the allow-listed metrics.
+          labels: { ...labels(ADDON_NAME), "openshift.io/cluster-monitoring": "true" },
+        },
       },
       { file: ADDON_FILES.namespace, wave: AddonWave.namespace },
     );
@@ -549,6 +555,73 @@ export class IbuAddon extends Construct {
         },
       },
       opts,
+    );
+    // Platform monitoring scrapes /metrics as prometheus-k8s, whose token the hub checks
+    // (TokenReview, then SubjectAccessReview for the non-resource URL /metrics, which
+    // OpenShift's prometheus-k8s role grants), over TLS verified with the service CA.
+    emit(
+      this,
+      "HubServiceMonitor",
+      {
+        apiVersion: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: { name: HUB_NAME, namespace: ns, labels: labels(HUB_NAME) },
+        spec: {
+          selector: { matchLabels: labels(HUB_NAME) },
+          endpoints: [
+            {
+              port: "https",
+              scheme: "https",
+              path: "/metrics",
+              interval: "30s",
+              bearerTokenFile: "/var/run/secrets/kubernetes.io/serviceaccount/token",
+              tlsConfig: {
+                caFile: "/etc/prometheus/configmaps/serving-certs-ca-bundle/service-ca.crt",
+                serverName: `${HUB_NAME}.${ns}.svc`,
+              },
+            },
+          ],
+        },
+      },
+      opts,
+    );
+    // What prometheus-k8s needs to find the hub's endpoints in this namespace, and no more.
+    const discovery = `${HUB_NAME}-prometheus`;
+    emit(
+      this,
+      "PrometheusRole",
+      {
+        apiVersion: `${RBAC_GROUP}/v1`,
+        kind: "Role",
+        metadata: { name: discovery, namespace: ns, labels: labels(HUB_NAME) },
+        rules: [
+          {
+            apiGroups: [""],
+            resources: ["services", "endpoints", "pods"],
+            verbs: ["get", "list", "watch"],
+          },
+          {
+            apiGroups: ["discovery.k8s.io"],
+            resources: ["endpointslices"],
+            verbs: ["get", "list", "watch"],
+          },
+        ],
+      },
+      { file: ADDON_FILES.rbac, wave: AddonWave.rbac },
+    );
+    emit(
+      this,
+      "PrometheusRoleBinding",
+      {
+        apiVersion: `${RBAC_GROUP}/v1`,
+        kind: "RoleBinding",
+        metadata: { name: discovery, namespace: ns, labels: labels(HUB_NAME) },
+        roleRef: { apiGroup: RBAC_GROUP, kind: "Role", name: discovery },
+        subjects: [
+          { kind: "ServiceAccount", name: "prometheus-k8s", namespace: "openshift-monitoring" },
+        ],
+      },
+      { file: ADDON_FILES.rbac, wave: AddonWave.rbac },
     );
   }
 

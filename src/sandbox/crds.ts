@@ -137,6 +137,18 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
     ],
   },
   {
+    // The ServiceMonitor the addon output asks OpenShift's platform Prometheus to scrape with.
+    path: "github.com/prometheus-operator/prometheus-operator",
+    version: "v0.80.1",
+    sum: "h1:jeqy9C8ku5coMThZh/cVrB5FwJHlV98jvnSeVnQKCQw=",
+    crds: [
+      {
+        file: "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml",
+        sets: ["hub"],
+      },
+    ],
+  },
+  {
     path: "github.com/vmware-tanzu/velero",
     version: "v1.18.3",
     sum: "h1:9uwN5yxTWQl9PsF5ljX4xiG+7VIq3I9mxOQ0DyyZ31A=",

@@ -274,6 +274,15 @@ export const THIRD_PARTY_SAMPLES: readonly KubeObject[] = [
     metadata: { name: "acm-klusterlet-delete", namespace: NS },
     spec: { backupName: "acm-klusterlet" },
   },
+  {
+    apiVersion: "monitoring.coreos.com/v1",
+    kind: "ServiceMonitor",
+    metadata: { name: "ibu-gitops-hub", namespace: NS },
+    spec: {
+      selector: { matchLabels: { "app.kubernetes.io/name": "ibu-gitops-hub" } },
+      endpoints: [{ port: "https", scheme: "https", path: "/metrics", interval: "30s" }],
+    },
+  },
 ];
 
 export const SAMPLES_NAMESPACE = NS;

@@ -397,6 +397,16 @@ describe("the generated addon", () => {
       secret: { secretName: "ibu-gitops-hub-tls" },
     });
     expect(c.readinessProbe.httpGet).toEqual({ path: "/readyz", port: "https", scheme: "HTTPS" });
+    // Platform monitoring scrapes /metrics over TLS; the namespace opts in to it.
+    const sm = find(hub, "ServiceMonitor", "ibu-gitops-hub");
+    expect(sm.spec.endpoints[0]).toMatchObject({
+      port: "https",
+      scheme: "https",
+      path: "/metrics",
+    });
+    expect(sm.spec.selector.matchLabels).toEqual(
+      find(hub, "Service", "ibu-gitops-hub").spec.selector,
+    );
     expect(c.securityContext).toEqual({
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
