@@ -122,6 +122,15 @@ export class HubServer {
     this.mounts.push({ prefix, handler, access });
   }
 
+  /**
+   * Serves new connections with a new certificate and key (a rotated service-CA certificate);
+   * connections already open keep theirs.
+   */
+  setCertificate(cert: Buffer | string, key: Buffer | string): void {
+    if (!this.opts.tls) throw new Error("the hub serves plain HTTP: no certificate to replace");
+    (this.server as ReturnType<typeof createHttpsServer>).setSecureContext({ cert, key });
+  }
+
   async listen(): Promise<AddressInfo> {
     const { host, port } = parseListen(this.opts.listen);
     await new Promise<void>((resolve, reject) => {

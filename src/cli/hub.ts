@@ -1,7 +1,7 @@
 // `ibu-gitops hub`: the hub controller. Watches every cluster's report and the ManagedClusters,
 // owns the disable-auto-import annotation (the leader only, with --leader-elect), and serves
 // the JSON API, the event stream, /metrics (docs/hub.md) and the dashboard (docs/dashboard.md).
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { hostname } from "node:os";
 import { randomBytes } from "node:crypto";
 import { Authorizer } from "../../addon/hub/auth.js";
@@ -83,8 +83,39 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
     `hub ${identity} serving ${tls ? "HTTPS" : "plain HTTP (no --tls-cert)"} on port ${addr.port}; ` +
       `namespace ${namespace}, leader election ${a.leaderElect ? "on" : "off"}`,
   );
+  // OpenShift's service CA rotates the serving certificate in its Secret; the mounted files
+  // change and new connections get the new certificate, without a restart.
+  const reload = tls ? watchCertificate(a.tlsCert!, a.tlsKey!, server, stamp) : undefined;
   await controller.run(abort.signal);
+  if (reload) clearInterval(reload);
   await server.close();
   stamp("hub stopped");
   return 0;
+}
+
+/** Checks the certificate files every 30 s and serves their new content once they change. */
+export function watchCertificate(
+  certFile: string,
+  keyFile: string,
+  server: HubServer,
+  log: (line: string) => void,
+  everyMs = 30_000,
+): NodeJS.Timeout {
+  const stamp = (): string =>
+    [certFile, keyFile].map(f => `${statSync(f).mtimeMs}:${statSync(f).size}`).join("|");
+  let last = stamp();
+  const timer = setInterval(() => {
+    try {
+      const now = stamp();
+      if (now === last) return;
+      server.setCertificate(readFileSync(certFile), readFileSync(keyFile));
+      last = now;
+      log("serving certificate changed on disk: new connections get the new one");
+    } catch (err) {
+      // A Secret update swaps the files by symlink; a half-seen swap is read again next time.
+      log(`serving certificate not reloaded yet: ${(err as Error).message}`);
+    }
+  }, everyMs);
+  timer.unref();
+  return timer;
 }

@@ -1,13 +1,21 @@
 // `ibu-gitops hub` as the generated Deployment runs it: a process with --tls-cert/--tls-key
 // serves HTTPS only, its probes answer without a token, and the API answers 401 without one
-// and 200 with a reader's ServiceAccount token.
+// and 200 with a reader's ServiceAccount token; a rotated certificate is served without a
+// restart.
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { connect as tlsConnect } from "node:tls";
 import { request } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { TinyCa } from "../../src/sandbox/certs.js";
+import { Authorizer } from "../../addon/hub/auth.js";
+import { HubController } from "../../addon/hub/controller.js";
+import { HubServer } from "../../addon/hub/server.js";
+import { KubeApi } from "../../addon/shared/kube.js";
+import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
+import { watchCertificate } from "../../src/cli/hub.js";
 import { freePort } from "../../src/sandbox/process.js";
 import { Hub, waitFor } from "../support/hub-fixture.js";
 import { sharedCluster, uniqueName } from "../support/shared.js";
@@ -83,4 +91,51 @@ describe("ibu-gitops hub over TLS", () => {
       await new Promise(r => child.once("exit", r));
     }
   });
+
+  it("serves a rotated certificate to new connections without a restart", async () => {
+    const ca = await TinyCa.create(dir, "rotating-ca");
+    const first = await ca.issue("first", { cn: "hub-first" }, "server", ["IP:127.0.0.1"]);
+    const second = await ca.issue("second", { cn: "hub-second" }, "server", ["IP:127.0.0.1"]);
+    const certFile = join(dir, "tls.crt");
+    const keyFile = join(dir, "tls.key");
+    copyFileSync(first.cert, certFile);
+    copyFileSync(first.key, keyFile);
+    const api = new KubeApi(loadKubeconfig(cluster.info.kubeconfig));
+    const controller = new HubController({ api, namespace: "default", identity: "tls-test" });
+    const server = new HubServer({
+      controller,
+      authorizer: new Authorizer(api),
+      listen: "127.0.0.1:0",
+      tls: { cert: readFileSync(certFile), key: readFileSync(keyFile) },
+    });
+    const { port } = await server.listen();
+    const lines: string[] = [];
+    const timer = watchCertificate(certFile, keyFile, server, l => lines.push(l), 100);
+    try {
+      const caPem = readFileSync(ca.certPath);
+      expect(await peerCn(port, caPem)).toBe("hub-first");
+      copyFileSync(second.cert, certFile);
+      copyFileSync(second.key, keyFile);
+      await waitFor(
+        "the new certificate served",
+        async () => (await peerCn(port, caPem)) === "hub-second",
+      );
+      expect(lines.join("\n")).toContain("serving certificate changed on disk");
+    } finally {
+      clearInterval(timer);
+      await server.close();
+    }
+  });
 });
+
+/** The CN of the certificate the server presents to a new connection. */
+function peerCn(port: number, ca: Buffer): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const socket = tlsConnect({ host: "127.0.0.1", port, ca }, () => {
+      const cn: string | string[] | undefined = socket.getPeerCertificate().subject.CN;
+      socket.end();
+      resolve(Array.isArray(cn) ? cn.join(",") : (cn ?? ""));
+    });
+    socket.on("error", reject);
+  });
+}
