@@ -279,6 +279,35 @@ describe("the agent's health checks and Prep validation", () => {
     await cancel();
   });
 
+  it("fails Prep when a Backup's apply-label names an object the cluster does not have", async () => {
+    await configMap("oadp-apply-label", "openshift-adp", [
+      {
+        apiVersion: "velero.io/v1",
+        kind: "Backup",
+        metadata: {
+          name: "klusterlet",
+          namespace: "openshift-adp",
+          annotations: {
+            "lca.openshift.io/apply-label": "v1/secrets/open-cluster-management-agent/gone",
+          },
+        },
+        spec: { includedNamespaces: ["open-cluster-management-agent"] },
+      },
+      {
+        apiVersion: "velero.io/v1",
+        kind: "Restore",
+        metadata: { name: "klusterlet", namespace: "openshift-adp" },
+        spec: { backupName: "klusterlet" },
+      },
+    ]);
+    await prep({ oadpContent: [{ name: "oadp-apply-label", namespace: "openshift-adp" }] });
+    const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+    expect(cond(failed, "PrepInProgress")).toMatch(
+      /^False\/Failed\/failed to validate IBU spec: failed to validate oadp configMap: backup klusterlet: cannot label v1\/secrets\/open-cluster-management-agent\/gone \(lca.openshift.io\/apply-label\): .*not found/,
+    );
+    await cancel();
+  });
+
   it("holds the pre-pivot on a degraded ClusterOperator, the end of the post-pivot and finalize on a Node not Ready, with LCA's messages", async () => {
     await prep();
     await waitFor("PrepCompleted", i => cond(i, "PrepCompleted")?.startsWith("True/") ?? false);

@@ -112,7 +112,13 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
 
   /** The oadp-cm ConfigMap (a Backup/Restore pair per name) and an extra-manifests ConfigMap. */
   async function writeManifests(
-    pairs: Array<{ name: string; wave: string; backupPhase?: string; restorePhase?: string }>,
+    pairs: Array<{
+      name: string;
+      wave: string;
+      backupPhase?: string;
+      restorePhase?: string;
+      applyLabel?: string;
+    }>,
   ): Promise<void> {
     await ensureNamespace("openshift-adp");
     await ensureNamespace("openshift-lifecycle-agent");
@@ -123,7 +129,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         metadata: {
           name: p.name,
           namespace: "openshift-adp",
-          annotations: p.backupPhase ? { [VELERO_PHASE_ANNOTATION]: p.backupPhase } : {},
+          annotations: {
+            ...(p.backupPhase ? { [VELERO_PHASE_ANNOTATION]: p.backupPhase } : {}),
+            ...(p.applyLabel ? { "lca.openshift.io/apply-label": p.applyLabel } : {}),
+          },
         },
         spec: { includedNamespaces: [p.name] },
       },
@@ -319,8 +328,15 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
   it("backs up before the pivot and restores and applies extra manifests after it, wave by wave", async () => {
     const velero = new VeleroPhaseFixture(api).start();
     try {
+      // The klusterlet's Backup names what it keeps with LCA's apply-label.
+      await api.apply({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "klusterlet-state", namespace: "default" },
+        data: { hub: "https://hub.example.com" },
+      });
       await writeManifests([
-        { name: "klusterlet", wave: "1" },
+        { name: "klusterlet", wave: "1", applyLabel: "v1/configmaps/default/klusterlet-state" },
         { name: "app", wave: "2" },
       ]);
       await boot();
@@ -345,6 +361,17 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         expect(await phase("backups", name)).toBe("Completed");
         expect(await phase("restores", name)).toBe("Completed");
       }
+      // apply-label: the object carries the Backup's label, and the Backup selects by it.
+      const labelled = await api.get<{ metadata: { labels?: Record<string, string> } }>(
+        "/api/v1/namespaces/default/configmaps/klusterlet-state",
+      );
+      expect(labelled?.metadata.labels?.["lca.openshift.io/backup"]).toBe("klusterlet");
+      const backup = await api.get<{ spec: { labelSelector?: object } }>(
+        "/apis/velero.io/v1/namespaces/openshift-adp/backups/klusterlet",
+      );
+      expect(backup?.spec.labelSelector).toEqual({
+        matchLabels: { "lca.openshift.io/backup": "klusterlet" },
+      });
       expect(
         (await api.get<{ data: object }>("/api/v1/namespaces/default/configmaps/site-config"))
           ?.data,

@@ -13,7 +13,11 @@ const BACKUP_LABEL = "ibu-gitops.dev/backup";
 type Ref = { readonly name: string; readonly namespace: string };
 type Velero = KubeObject & {
   metadata: { name: string; namespace?: string; annotations?: Record<string, string> };
-  spec?: { backupName?: string };
+  spec?: {
+    backupName?: string;
+    labelSelector?: { matchLabels?: Record<string, string>; [k: string]: unknown };
+    [k: string]: unknown;
+  };
 };
 
 /** Every object in the ConfigMaps' data, in ConfigMap, key and document order. */
@@ -89,12 +93,76 @@ function phaseOf(
   return p ? "progressing" : "pending";
 }
 
+export const APPLY_LABEL = "lca.openshift.io/apply-label";
+/** The label LCA puts on a Backup's apply-label objects, and selects them with. */
+export const LCA_BACKUP_LABEL = "lca.openshift.io/backup";
+
+/**
+ * The API path of one `lca.openshift.io/apply-label` entry: `group/version/resource/[ns/]name`,
+ * or for the core group `v1/resource/[ns/]name`.
+ */
+export function applyLabelPath(entry: string): string {
+  const parts = entry.trim().split("/");
+  const core = parts[0] === "v1";
+  const [prefix, rest] = core
+    ? [`/api/v1`, parts.slice(1)]
+    : [`/apis/${parts[0] ?? ""}/${parts[1] ?? ""}`, parts.slice(2)];
+  if (rest.length < 2 || rest.length > 3 || rest.some(p => !p))
+    throw new Error(
+      `${APPLY_LABEL} entry ${JSON.stringify(entry)} is not group/version/resource/[namespace/]name`,
+    );
+  const [resource, a, b] = rest as [string, string, string | undefined];
+  return b ? `${prefix}/namespaces/${a}/${resource}/${b}` : `${prefix}/${resource}/${a}`;
+}
+
+/** The apply-label entries of a Backup (none when it has no annotation). */
+export function applyLabelEntries(o: Velero): string[] {
+  return (o.metadata.annotations?.[APPLY_LABEL] ?? "")
+    .split(",")
+    .map(e => e.trim())
+    .filter(Boolean);
+}
+
+/**
+ * LCA's apply-label: the listed objects get `lca.openshift.io/backup=<backup>`, and the Backup
+ * selects by that label, so only they are backed up of what it includes.
+ */
+async function applyLabels(api: KubeApi, backup: Velero): Promise<Velero> {
+  const entries = applyLabelEntries(backup);
+  if (!entries.length) return backup;
+  for (const entry of entries) {
+    try {
+      await api.mergePatch(applyLabelPath(entry), {
+        metadata: { labels: { [LCA_BACKUP_LABEL]: backup.metadata.name } },
+      });
+    } catch (err) {
+      throw new Error(
+        `failed to label ${entry} for Backup ${backup.metadata.name}: ${(err as Error).message}`,
+      );
+    }
+  }
+  const spec = backup.spec ?? {};
+  return {
+    ...backup,
+    spec: {
+      ...spec,
+      labelSelector: {
+        ...spec.labelSelector,
+        matchLabels: {
+          ...spec.labelSelector?.matchLabels,
+          [LCA_BACKUP_LABEL]: backup.metadata.name,
+        },
+      },
+    },
+  };
+}
+
 /** Runs Velero objects wave by wave: creates a wave's objects, and the next wave only once all succeeded. */
 export async function runInWaves(api: KubeApi, objs: readonly Velero[]): Promise<RunResult> {
   for (const wave of byWave(objs)) {
     const states: Array<{ name: string; phase: ReturnType<typeof phaseOf> }> = [];
     for (const o of wave) {
-      const obj = {
+      let obj: Velero = {
         ...o,
         metadata: {
           ...o.metadata,
@@ -105,6 +173,7 @@ export async function runInWaves(api: KubeApi, objs: readonly Velero[]): Promise
       const path = await api.pathOf(obj);
       let current = await api.get<{ status?: { phase?: string } }>(path);
       if (!current) {
+        if (obj.kind === "Backup") obj = await applyLabels(api, obj);
         try {
           current = await api.create(await api.pathOf(obj, true), obj);
         } catch (err) {

@@ -5,7 +5,14 @@
 import { parseAllDocuments } from "yaml";
 import type { ApiResponse, KubeApi, KubeObject } from "../../shared/kube.js";
 import { ApiError } from "../../shared/kube.js";
-import { byWave, OADP_NAMESPACE } from "./oadp.js";
+import {
+  APPLY_LABEL,
+  applyLabelEntries,
+  applyLabelPath,
+  byWave,
+  LCA_BACKUP_LABEL,
+  OADP_NAMESPACE,
+} from "./oadp.js";
 
 type Ref = { readonly name: string; readonly namespace: string };
 type Manifest = KubeObject & {
@@ -134,7 +141,28 @@ export async function validateOadpContent(api: KubeApi, refs: readonly Ref[]): P
     if (!ok(res) && res.status !== 409)
       fail(`failed to create ${label} with dry run: ${messageOf(res)}`);
   };
-  for (const b of backups) await dryRun(b, "backup", "Backup");
+  for (const b of backups) {
+    await dryRun(b, "backup", "Backup");
+    // LCA dry-run patches every object the Backup's apply-label names with its label.
+    for (const entry of applyLabelEntries(b)) {
+      let path = "";
+      try {
+        path = applyLabelPath(entry);
+      } catch (err) {
+        fail(`backup ${b.metadata.name}: ${(err as Error).message}`);
+      }
+      const res = await api.request(
+        "PATCH",
+        `${path}?dryRun=All`,
+        { metadata: { labels: { [LCA_BACKUP_LABEL]: b.metadata.name } } },
+        "application/merge-patch+json",
+      );
+      if (!ok(res))
+        fail(
+          `backup ${b.metadata.name}: cannot label ${entry} (${APPLY_LABEL}): ${messageOf(res)}`,
+        );
+    }
+  }
   for (const r of restores) {
     await dryRun(r, "Restore", "Restore");
     const backupName = r.spec?.backupName ?? "";
