@@ -22,7 +22,7 @@ interface Obj {
 const OADP_NS = "openshift-adp";
 
 /** Items of a collection, or undefined when the cluster does not serve the kind. */
-async function listIfServed(api: KubeApi, collection: string): Promise<Obj[] | undefined> {
+export async function listIfServed(api: KubeApi, collection: string): Promise<Obj[] | undefined> {
   try {
     return await api.list<Obj>(collection);
   } catch (err) {

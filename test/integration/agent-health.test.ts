@@ -47,7 +47,13 @@ describe("the agent's health checks and Prep validation", () => {
       makeSysroot("4.17.0", { hostname: "sno-1" }),
       loadThirdPartyCrds(),
     ]);
-    const wanted = ["clusteroperators", "machineconfigpools", "backups", "restores"];
+    const wanted = [
+      "clusteroperators",
+      "machineconfigpools",
+      "clusterserviceversions",
+      "backups",
+      "restores",
+    ];
     const crds = thirdParty.filter(s => wanted.includes(s.crd.spec.names.plural));
     expect(crds).toHaveLength(wanted.length);
     await cp.cluster("sno").installCrds([...loadOwnCrds(), ...crds].map(s => s.crd));
@@ -62,6 +68,7 @@ describe("the agent's health checks and Prep validation", () => {
         kind: "Namespace",
         metadata: { name },
       });
+    await installOadpOperator();
     storeRoot = mkdtempSync(join(tmpdir(), "ibu-store-"));
     sandbox = new SandboxNode(spoke, api, {
       insecureRegistries: [registry.host],
@@ -114,6 +121,20 @@ describe("the agent's health checks and Prep validation", () => {
       extraManifests: undefined,
       ...extra,
     });
+
+  const OADP_CSV =
+    "/apis/operators.coreos.com/v1alpha1/namespaces/openshift-adp/clusterserviceversions";
+
+  /** The OADP operator's CSV, Succeeded (as OLM leaves it), which Prep looks for. */
+  async function installOadpOperator(): Promise<void> {
+    await api.create(OADP_CSV, {
+      apiVersion: "operators.coreos.com/v1alpha1",
+      kind: "ClusterServiceVersion",
+      metadata: { name: "oadp-operator.v1.4.0", namespace: "openshift-adp" },
+      spec: { displayName: "OADP Operator", install: { strategy: "deployment" } },
+    });
+    await setStatus(`${OADP_CSV}/oadp-operator.v1.4.0`, { phase: "Succeeded" });
+  }
 
   async function cancel(): Promise<Ibu> {
     await setStage("Idle");
@@ -277,6 +298,34 @@ describe("the agent's health checks and Prep validation", () => {
       await api.get("/apis/velero.io/v1/namespaces/openshift-adp/backups/apps"),
     ).toBeUndefined();
     await cancel();
+  });
+
+  it("fails Prep with OADP content when the OADP operator is not installed (LCA's message)", async () => {
+    await api.delete(`${OADP_CSV}/oadp-operator.v1.4.0`);
+    try {
+      await configMap("oadp-ok", "openshift-adp", [
+        {
+          apiVersion: "velero.io/v1",
+          kind: "Backup",
+          metadata: { name: "apps", namespace: "openshift-adp" },
+          spec: { includedNamespaces: ["apps"] },
+        },
+        {
+          apiVersion: "velero.io/v1",
+          kind: "Restore",
+          metadata: { name: "apps", namespace: "openshift-adp" },
+          spec: { backupName: "apps" },
+        },
+      ]);
+      await prep({ oadpContent: [{ name: "oadp-ok", namespace: "openshift-adp" }] });
+      const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+      expect(cond(failed, "PrepInProgress")).toBe(
+        "False/Failed/failed to validate IBU spec: failed to validate oadp configMap: Please ensure OADP operator is installed in the openshift-adp",
+      );
+      await cancel();
+    } finally {
+      await installOadpOperator();
+    }
   });
 
   it("fails Prep when a Backup's apply-label names an object the cluster does not have", async () => {

@@ -5,6 +5,7 @@
 import { parseAllDocuments } from "yaml";
 import type { ApiResponse, KubeApi, KubeObject } from "../../shared/kube.js";
 import { ApiError } from "../../shared/kube.js";
+import { listIfServed } from "../health.js";
 import {
   APPLY_LABEL,
   applyLabelEntries,
@@ -102,6 +103,30 @@ async function dryRunCreate(api: KubeApi, obj: Manifest): Promise<ApiResponse> {
 const ok = (res: ApiResponse): boolean => res.status === 200 || res.status === 201;
 
 /**
+ * LCA's OADP checks before the ConfigMaps: the OADP operator's CSV in openshift-adp and exactly
+ * one DataProtectionApplication there. A kind the cluster does not serve is not checked (our
+ * test spokes are plain Kubernetes; docs/decisions.md).
+ */
+async function checkOadpOperator(api: KubeApi, fail: (message: string) => never): Promise<void> {
+  const csvs = await listIfServed(
+    api,
+    `/apis/operators.coreos.com/v1alpha1/namespaces/${OADP_NAMESPACE}/clusterserviceversions`,
+  );
+  if (csvs && !csvs.some(c => (c.metadata?.name ?? "").startsWith("oadp-operator")))
+    fail(`Please ensure OADP operator is installed in the ${OADP_NAMESPACE}`);
+  const dpas = await listIfServed(
+    api,
+    `/apis/oadp.openshift.io/v1alpha1/namespaces/${OADP_NAMESPACE}/dataprotectionapplications`,
+  );
+  if (dpas && dpas.length === 0)
+    fail(`No DataProtectionApplication CR found in the ${OADP_NAMESPACE}`);
+  if (dpas && dpas.length > 1)
+    fail(
+      `Only one DataProtectionApplication CR is allowed in the ${OADP_NAMESPACE}, found ${dpas.length}`,
+    );
+}
+
+/**
  * LCA's ValidateOadpConfigmaps: the ConfigMaps exist, every Backup and Restore passes a dry-run
  * create, every Restore's backupName names a Backup of the content, and Backups and Restores
  * pair one to one. Throws a ValidationError with LCA's message.
@@ -110,6 +135,7 @@ export async function validateOadpContent(api: KubeApi, refs: readonly Ref[]): P
   const fail = (message: string): never => {
     throw new ValidationError(`failed to validate oadp configMap: ${message}`);
   };
+  await checkOadpOperator(api, fail);
   const cms = await readConfigMaps(api, refs);
   if ("missing" in cms) {
     return fail(
