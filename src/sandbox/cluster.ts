@@ -1,6 +1,7 @@
 // One test cluster as seen from a test: its kubeconfig, clients, users minted for RBAC tests,
 // and CRD installation. Built from plain ClusterInfo so any test worker process can use it.
-import type { Credentials } from "../../addon/shared/kubeconfig.js";
+import { KubeApi } from "../../addon/shared/kube.js";
+import { loadKubeconfig, type Credentials } from "../../addon/shared/kubeconfig.js";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { request } from "node:https";
 import { join } from "node:path";
@@ -14,7 +15,7 @@ import {
 } from "../../addon/shared/kube.js";
 
 export { httpRequest, statusMessage, type ApiResponse, type KubeObject };
-import { stringify } from "yaml";
+import { parse, stringify } from "yaml";
 import { TinyCa } from "./certs.js";
 import type { Crd, CrdSource, CrdSet } from "./crds.js";
 import { sleep } from "./process.js";
@@ -278,6 +279,24 @@ interface DiscoveredResource {
   namespaced: boolean;
 }
 
+/** A token of ServiceAccount `namespace/name` (which must exist) from the TokenRequest API. */
+export async function serviceAccountToken(
+  api: Pick<KubeApi, "create">,
+  namespace: string,
+  name: string,
+  expirationSeconds = 3600,
+): Promise<string> {
+  const res = await api.create<{ status: { token: string } }>(
+    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
+    {
+      apiVersion: "authentication.k8s.io/v1",
+      kind: "TokenRequest",
+      spec: { expirationSeconds },
+    },
+  );
+  return res.status.token;
+}
+
 /**
  * Credentials of a ServiceAccount on a test cluster, through the TokenRequest API: what a pod
  * running as that account would use (tests run an agent with exactly its generated RBAC).
@@ -287,20 +306,8 @@ export async function serviceAccountCredentials(
   namespace: string,
   name: string,
 ): Promise<Credentials> {
-  const res = await cluster.request(
-    "POST",
-    `/api/v1/namespaces/${namespace}/serviceaccounts/${name}/token`,
-    {
-      apiVersion: "authentication.k8s.io/v1",
-      kind: "TokenRequest",
-      spec: { expirationSeconds: 3600 },
-    },
-  );
-  if (res.status !== 201)
-    throw new Error(
-      `TokenRequest for ${namespace}/${name}: HTTP ${res.status} ${JSON.stringify(res.body)}`,
-    );
-  const token = (res.body as { status: { token: string } }).status.token;
+  const admin = new KubeApi(loadKubeconfig(cluster.info.kubeconfig));
+  const token = await serviceAccountToken(admin, namespace, name);
   const ca = readFileSync(cluster.info.servingCa);
   return {
     server: cluster.info.url,
@@ -310,4 +317,26 @@ export async function serviceAccountCredentials(
       return Promise.resolve();
     },
   };
+}
+
+/** One kubeconfig with a context per cluster (named after it), as an operator keeps them. */
+export function writeContextsKubeconfig(path: string, clusters: readonly TestCluster[]): void {
+  const merged = {
+    apiVersion: "v1",
+    kind: "Config",
+    clusters: [] as object[],
+    users: [] as object[],
+    contexts: [] as object[],
+    "current-context": clusters[0]?.name,
+  };
+  for (const c of clusters) {
+    const one = parse(readFileSync(c.info.kubeconfig, "utf8")) as {
+      clusters: Array<{ cluster: object }>;
+      users: Array<{ user: object }>;
+    };
+    merged.clusters.push({ name: c.name, cluster: one.clusters[0]!.cluster });
+    merged.users.push({ name: c.name, user: one.users[0]!.user });
+    merged.contexts.push({ name: c.name, context: { cluster: c.name, user: c.name } });
+  }
+  writeFileSync(path, stringify(merged), { mode: 0o600 });
 }

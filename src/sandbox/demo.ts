@@ -5,10 +5,10 @@
 // fleet are applied to the hub; then the fleet is walked group by group through
 // Prep → Upgrade → finalize with `ibu-gitops stage` (the documented manual way), showing a
 // cancel and a rollback on one spoke each. Everything it starts is stopped by stop().
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseAllDocuments, parse, stringify } from "yaml";
+import { parseAllDocuments, stringify } from "yaml";
 import { HubController } from "../../addon/hub/controller.js";
 import { Authorizer } from "../../addon/hub/auth.js";
 import { HubServer } from "../../addon/hub/server.js";
@@ -25,6 +25,7 @@ import { synthFleet } from "../synth.js";
 import { runStage, type StageArgs } from "../cli/stage.js";
 import { progressLine } from "../cli/progress.js";
 import { ensureControlPlaneBinaries } from "./controlplane-build.js";
+import { serviceAccountToken, writeContextsKubeconfig } from "./cluster.js";
 import { ControlPlane } from "./controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "./crds.js";
 import { TestRegistry } from "./registry.js";
@@ -259,15 +260,7 @@ export class Demo {
       },
       subjects: [{ kind: "ServiceAccount", name: "demo-viewer", namespace: HUB_NAMESPACE }],
     });
-    const tr = await api.create<{ status: { token: string } }>(
-      `/api/v1/namespaces/${HUB_NAMESPACE}/serviceaccounts/demo-viewer/token`,
-      {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: { expirationSeconds: 86_400 },
-      },
-    );
-    this.token = tr.status.token;
+    this.token = await serviceAccountToken(api, HUB_NAMESPACE, "demo-viewer", 86_400);
     const controller = new HubController({
       api,
       namespace: HUB_NAMESPACE,
@@ -291,14 +284,6 @@ export class Demo {
   }
 
   private async startSpokes(): Promise<void> {
-    const merged = {
-      apiVersion: "v1",
-      kind: "Config",
-      clusters: [] as object[],
-      users: [] as object[],
-      contexts: [] as object[],
-      "current-context": this.spokeNames[0],
-    };
     for (const name of this.spokeNames) {
       const cluster = this.cp!.cluster(name);
       const sysroot = await makeSysroot(FROM_VERSION, { hostname: name });
@@ -311,15 +296,11 @@ export class Demo {
       });
       sandbox.start();
       this.spokes.push({ name, sysroot, sandbox, api });
-      const one = parse(readFileSync(cluster.info.kubeconfig, "utf8")) as {
-        clusters: Array<{ cluster: object }>;
-        users: Array<{ user: object }>;
-      };
-      merged.clusters.push({ name, cluster: one.clusters[0]!.cluster });
-      merged.users.push({ name, user: one.users[0]!.user });
-      merged.contexts.push({ name, context: { cluster: name, user: name } });
     }
-    writeFileSync(this.spokesKubeconfig, stringify(merged), { mode: 0o600 });
+    writeContextsKubeconfig(
+      this.spokesKubeconfig,
+      this.spokeNames.map(n => this.cp!.cluster(n)),
+    );
   }
 
   /** One `ibu-gitops stage` run; fails the demo when a move is refused or fails. */

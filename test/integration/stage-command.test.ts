@@ -5,12 +5,11 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { stringify, parse } from "yaml";
-import { writeFileSync, readFileSync } from "node:fs";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { runStage, type StageArgs } from "../../src/cli/stage.js";
+import { writeContextsKubeconfig } from "../../src/sandbox/cluster.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds } from "../support/crds.js";
 import { TestRegistry } from "../support/registry.js";
@@ -41,23 +40,9 @@ describe("ibu-gitops stage", () => {
       version: "4.18.1",
       imageNames: ["release"],
     }));
-    // One kubeconfig, a context per cluster, as an operator keeps them.
-    const merged = { apiVersion: "v1", kind: "Config", clusters: [], users: [], contexts: [] } as {
-      clusters: object[];
-      users: object[];
-      contexts: object[];
-      "current-context"?: string;
-    };
     for (const name of CLUSTERS) {
       const cluster = cp.cluster(name);
       await cluster.installCrds(loadOwnCrds().map(s => s.crd));
-      const one = parse(readFileSync(cluster.info.kubeconfig, "utf8")) as {
-        clusters: Array<{ cluster: object }>;
-        users: Array<{ user: object }>;
-      };
-      merged.clusters.push({ name, cluster: one.clusters[0]!.cluster });
-      merged.users.push({ name, user: one.users[0]!.user });
-      merged.contexts.push({ name, context: { cluster: name, user: name } });
       const sysroot = await makeSysroot("4.17.0", { hostname: name });
       const api = new KubeApi(cluster.kubeConfig());
       const sandbox = new SandboxNode(sysroot, api, {
@@ -67,9 +52,12 @@ describe("ibu-gitops stage", () => {
       sandbox.start();
       spokes[name] = { sysroot, sandbox, api };
     }
-    merged["current-context"] = "sno-a";
+    // One kubeconfig, a context per cluster, as an operator keeps them.
     kubeconfig = join(work, "kubeconfig");
-    writeFileSync(kubeconfig, stringify(merged), { mode: 0o600 });
+    writeContextsKubeconfig(
+      kubeconfig,
+      CLUSTERS.map(n => cp.cluster(n)),
+    );
     for (const name of CLUSTERS) await idle(name);
   }, 180_000);
 

@@ -5,6 +5,7 @@
 // tokens from the TokenRequest API, a hub controller and server in-process with the dashboard
 // mounted, and Debian's Chromium driven by playwright-core.
 import { existsSync } from "node:fs";
+import { serviceAccountToken } from "../../src/sandbox/cluster.js";
 import { chromium, type Browser } from "playwright-core";
 import type { Condition, Stage, StageHistory } from "../../addon/agent/ibu-types.js";
 import {
@@ -319,15 +320,7 @@ export class Hub {
       kind: "ServiceAccount",
       metadata: { name },
     });
-    const res = await this.api.create<{ status: { token: string } }>(
-      `/api/v1/namespaces/${ns}/serviceaccounts/${name}/token`,
-      {
-        apiVersion: "authentication.k8s.io/v1",
-        kind: "TokenRequest",
-        spec: { expirationSeconds: 3600 },
-      },
-    );
-    return res.status.token;
+    return serviceAccountToken(this.api, ns, name);
   }
 
   /**
