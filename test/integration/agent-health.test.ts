@@ -147,6 +147,30 @@ describe("the agent's health checks and Prep validation", () => {
     await api.replace(`${path}/status`, { ...current, status });
   }
 
+  /** A Velero Backup of `namespace` and its Restore (which names `backupName`), in openshift-adp. */
+  const pair = (
+    name: string,
+    namespace: string,
+    opts: { backupName?: string; annotations?: Record<string, string> } = {},
+  ): object[] => [
+    {
+      apiVersion: "velero.io/v1",
+      kind: "Backup",
+      metadata: {
+        name,
+        namespace: "openshift-adp",
+        ...(opts.annotations ? { annotations: opts.annotations } : {}),
+      },
+      spec: { includedNamespaces: [namespace] },
+    },
+    {
+      apiVersion: "velero.io/v1",
+      kind: "Restore",
+      metadata: { name, namespace: "openshift-adp" },
+      spec: { backupName: opts.backupName ?? name },
+    },
+  ];
+
   async function configMap(name: string, ns: string, docs: object[]): Promise<void> {
     await api.apply({
       apiVersion: "v1",
@@ -274,20 +298,7 @@ describe("the agent's health checks and Prep validation", () => {
   });
 
   it("fails Prep when a Restore's backupName names no Backup of the OADP content (LCA's error)", async () => {
-    await configMap("oadp-orphan", "openshift-adp", [
-      {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: { name: "apps", namespace: "openshift-adp" },
-        spec: { includedNamespaces: ["apps"] },
-      },
-      {
-        apiVersion: "velero.io/v1",
-        kind: "Restore",
-        metadata: { name: "apps", namespace: "openshift-adp" },
-        spec: { backupName: "nope" },
-      },
-    ]);
+    await configMap("oadp-orphan", "openshift-adp", pair("apps", "apps", { backupName: "nope" }));
     await prep({ oadpContent: [{ name: "oadp-orphan", namespace: "openshift-adp" }] });
     const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
     expect(cond(failed, "PrepInProgress")).toBe(
@@ -303,20 +314,7 @@ describe("the agent's health checks and Prep validation", () => {
   it("fails Prep with OADP content when the OADP operator is not installed (LCA's message)", async () => {
     await api.delete(`${OADP_CSV}/oadp-operator.v1.4.0`);
     try {
-      await configMap("oadp-ok", "openshift-adp", [
-        {
-          apiVersion: "velero.io/v1",
-          kind: "Backup",
-          metadata: { name: "apps", namespace: "openshift-adp" },
-          spec: { includedNamespaces: ["apps"] },
-        },
-        {
-          apiVersion: "velero.io/v1",
-          kind: "Restore",
-          metadata: { name: "apps", namespace: "openshift-adp" },
-          spec: { backupName: "apps" },
-        },
-      ]);
+      await configMap("oadp-ok", "openshift-adp", pair("apps", "apps"));
       await prep({ oadpContent: [{ name: "oadp-ok", namespace: "openshift-adp" }] });
       const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
       expect(cond(failed, "PrepInProgress")).toBe(
@@ -329,26 +327,15 @@ describe("the agent's health checks and Prep validation", () => {
   });
 
   it("fails Prep when a Backup's apply-label names an object the cluster does not have", async () => {
-    await configMap("oadp-apply-label", "openshift-adp", [
-      {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: {
-          name: "klusterlet",
-          namespace: "openshift-adp",
-          annotations: {
-            "lca.openshift.io/apply-label": "v1/secrets/open-cluster-management-agent/gone",
-          },
+    await configMap(
+      "oadp-apply-label",
+      "openshift-adp",
+      pair("klusterlet", "open-cluster-management-agent", {
+        annotations: {
+          "lca.openshift.io/apply-label": "v1/secrets/open-cluster-management-agent/gone",
         },
-        spec: { includedNamespaces: ["open-cluster-management-agent"] },
-      },
-      {
-        apiVersion: "velero.io/v1",
-        kind: "Restore",
-        metadata: { name: "klusterlet", namespace: "openshift-adp" },
-        spec: { backupName: "klusterlet" },
-      },
-    ]);
+      }),
+    );
     await prep({ oadpContent: [{ name: "oadp-apply-label", namespace: "openshift-adp" }] });
     const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
     expect(cond(failed, "PrepInProgress")).toMatch(
