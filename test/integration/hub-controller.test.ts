@@ -315,7 +315,7 @@ describe("hub API", () => {
     for (const s of spokes)
       await hub.addCluster(s.name, {
         [RUN_LABEL]: run,
-        ...(s.name.includes("-b") ? { [`${run}-site`]: "b" } : {}),
+        ...(/-b\d$/.test(s.name) ? { [`${run}-site`]: "b" } : {}),
       });
     await hub.api.create(
       "/apis/ran.openshift.io/v1alpha1/namespaces/default/clustergroupupgrades",
