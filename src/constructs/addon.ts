@@ -807,7 +807,7 @@ export class IbuAddon extends Construct {
           // LCA's health checks before Prep, Upgrade and finalize: read only, by list.
           {
             apiGroups: ["config.openshift.io"],
-            resources: ["clusteroperators", "infrastructures"],
+            resources: ["clusteroperators", "infrastructures", "clusterversions"],
             verbs: ["get", "list"],
           },
           {
@@ -835,6 +835,13 @@ export class IbuAddon extends Construct {
           {
             apiGroups: ["certificates.k8s.io"],
             resources: ["certificatesigningrequests"],
+            verbs: ["list"],
+          },
+          // LCA's policy manifests: the cluster's inform Policies (replicated by ACM's governance
+          // framework) are read for objects labelled lca.openshift.io/target-ocp-version.
+          {
+            apiGroups: ["policy.open-cluster-management.io"],
+            resources: ["policies"],
             verbs: ["list"],
           },
           // Prep's dry-run of extra manifests whose namespace the content itself creates: the
