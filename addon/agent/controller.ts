@@ -360,8 +360,13 @@ export class IbuController {
           this.log(`event ${reason} not recorded: ${(err as Error).message}`);
         }
       },
+      // A stage asked for anew (Prep again after a cancel, say) changes the generation, so it
+      // checks afresh rather than reuse the last run's result.
       health: scope =>
-        this.healthGate.check(scope, `${stage()}:${this.afterPivot(get()) ? "after" : "before"}`),
+        this.healthGate.check(
+          scope,
+          `${stage()}:${get().metadata.generation ?? 0}:${this.afterPivot(get()) ? "after" : "before"}`,
+        ),
       annotate: async (key, value) => {
         if (value === null && get().metadata.annotations?.[key] === undefined) return;
         set(

@@ -1,7 +1,8 @@
 // LCA's cluster health checks (internal/healthcheck), with LCA's messages. Mandatory: every
 // ClusterOperator available and neither progressing nor degraded, every MachineConfigPool with
-// all its machines ready, and (once the operators are ready) SR-IOV node states synced and,
-// when OADP's DataProtectionApplication is reconciled, its BackupStorageLocations available.
+// all its machines ready, the ClusterVersion available, and (once the operators are ready)
+// SR-IOV node states synced and, when OADP's DataProtectionApplication is reconciled, its
+// BackupStorageLocations available.
 // Deferred: the node ready, every ClusterServiceVersion succeeded (LCA's own skipped), every
 // CertificateSigningRequest approved. LCA assumes OpenShift, where all these kinds exist; a
 // kind the cluster does not serve is skipped here (plain Kubernetes serves none of the
@@ -61,6 +62,14 @@ export const clusterOperatorsReady: Check = api =>
     return notReady.length
       ? `one or more ClusterOperators not yet ready: ${notReady.join(", ")}`
       : undefined;
+  });
+
+/** LCA: the ClusterVersion Available (the first that is not fails the check). */
+export const clusterVersionReady: Check = api =>
+  guarded("cv", async () => {
+    const cvs = await listIfServed(api, "/apis/config.openshift.io/v1/clusterversions");
+    const down = (cvs ?? []).find(cv => !isTrue(cv, "Available"));
+    return down ? `clusterVersion ${down.metadata.name} not ready` : undefined;
   });
 
 export const machineConfigPoolsReady: Check = api =>
@@ -183,6 +192,8 @@ async function mandatory(api: KubeApi): Promise<string[]> {
   if (co) failures.push(co);
   const mcp = await machineConfigPoolsReady(api);
   if (mcp) failures.push(mcp);
+  const cv = await clusterVersionReady(api);
+  if (cv) failures.push(cv);
   // LCA looks at SR-IOV and OADP storage only once the cluster operators are ready.
   if (!co) {
     for (const check of [sriovNetworkNodeStatesReady, oadpStorageReady]) {

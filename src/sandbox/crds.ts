@@ -159,15 +159,20 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
     ],
   },
   {
-    // OpenShift's ClusterOperator and MachineConfigPool, which LCA's health checks read: the
-    // version the pinned Lifecycle Agent's go.mod requires. Installed only by the tests that
-    // need them (test/integration/agent-health.test.ts), not on the shared control plane.
+    // OpenShift's ClusterOperator, ClusterVersion and MachineConfigPool, which LCA's health
+    // checks (and, for ClusterVersion, Prep's version check) read: the version the pinned
+    // Lifecycle Agent's go.mod requires. Installed only by the tests that need them
+    // (test/integration/agent-health.test.ts), not on the shared control plane.
     path: "github.com/openshift/api",
     version: "v0.0.0-20260213155647-8fe9fe363807",
     sum: "h1:coR/haF16EW8KS1E/PwJfDzMSy4mU9K0H1rcHejqYDY=",
     crds: [
       {
         file: "config/v1/zz_generated.crd-manifests/0000_00_cluster-version-operator_01_clusteroperators.crd.yaml",
+        sets: [],
+      },
+      {
+        file: "config/v1/zz_generated.crd-manifests/0000_00_cluster-version-operator_01_clusterversions-Default.crd.yaml",
         sets: [],
       },
       {

@@ -1,8 +1,9 @@
 // LCA's health checks and Prep's validation of the IBU spec by server-side dry runs, on a real
-// apiserver serving OpenShift's ClusterOperator and MachineConfigPool (from their upstream Go
-// module) and Velero's kinds: an unhealthy cluster holds Prep and finalize with LCA's
-// messages; bad extra manifests and OADP content fail Prep; extra-manifest warnings only
-// annotate the IBU, and a cancel removes the annotation.
+// apiserver serving OpenShift's ClusterOperator, ClusterVersion and MachineConfigPool (from
+// their upstream Go module) and Velero's kinds: an unhealthy cluster holds Prep and finalize
+// with LCA's messages; the current version is ClusterVersion's; bad extra manifests and OADP
+// content fail Prep; extra-manifest warnings only annotate the IBU, and a cancel removes the
+// annotation.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -21,6 +22,7 @@ import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 const IBU = `${IBU_PATH}/upgrade`;
 const CO = "/apis/config.openshift.io/v1/clusteroperators";
 const MCP = "/apis/machineconfiguration.openshift.io/v1/machineconfigpools";
+const CV = "/apis/config.openshift.io/v1/clusterversions/version";
 const LCA_NS = "openshift-lifecycle-agent";
 
 describe("the agent's health checks and Prep validation", () => {
@@ -49,6 +51,7 @@ describe("the agent's health checks and Prep validation", () => {
     ]);
     const wanted = [
       "clusteroperators",
+      "clusterversions",
       "machineconfigpools",
       "clusterserviceversions",
       "backups",
@@ -69,6 +72,14 @@ describe("the agent's health checks and Prep validation", () => {
         metadata: { name },
       });
     await installOadpOperator();
+    // The cluster is at 4.17.0, as the spoke's stateroot name says too.
+    await api.create("/apis/config.openshift.io/v1/clusterversions", {
+      apiVersion: "config.openshift.io/v1",
+      kind: "ClusterVersion",
+      metadata: { name: "version" },
+      spec: { clusterID: "5a1b4e2c-0f3d-4c8e-9b7a-2d6f1e3c4b5a" },
+    });
+    await setClusterVersion("4.17.0", true);
     storeRoot = mkdtempSync(join(tmpdir(), "ibu-store-"));
     sandbox = new SandboxNode(spoke, api, {
       insecureRegistries: [registry.host],
@@ -180,6 +191,23 @@ describe("the agent's health checks and Prep validation", () => {
     });
   }
 
+  /** ClusterVersion `version`'s status: its desired version, and whether it is Available. */
+  async function setClusterVersion(desired: string, available: boolean): Promise<void> {
+    await setStatus(CV, {
+      desired: { version: desired, image: `quay.io/openshift-release-dev/ocp-release:${desired}` },
+      availableUpdates: null,
+      observedGeneration: 1,
+      versionHash: "test",
+      conditions: [
+        {
+          type: "Available",
+          status: available ? "True" : "False",
+          lastTransitionTime: new Date().toISOString(),
+        },
+      ],
+    });
+  }
+
   const coStatus = (degraded: boolean): object => ({
     conditions: [
       { type: "Available", status: "True", lastTransitionTime: new Date().toISOString() },
@@ -238,6 +266,29 @@ describe("the agent's health checks and Prep validation", () => {
     const done = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
     expect(cond(done, "PrepCompleted")).toBe("True/Completed/Prep stage completed successfully");
     await cancel();
+  });
+
+  it("holds Prep while ClusterVersion is not Available; then fails it on ClusterVersion's desired version, which the stateroot's name would allow (LCA's messages)", async () => {
+    await setClusterVersion("4.18.1", false);
+    try {
+      await prep();
+      const message =
+        "Waiting for system to stabilize before Prep stage can continue: one or more health checks failed: " +
+        "clusterVersion version not ready";
+      await waitFor("Prep held", i => cond(i, "PrepInProgress") === `True/InProgress/${message}`);
+      expect(spoke.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+
+      await setClusterVersion("4.18.1", true);
+      const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+      expect(cond(failed, "PrepCompleted")).toBe("False/Failed/Prep failed");
+      expect(cond(failed, "PrepInProgress")).toBe(
+        "False/Failed/failed to validate IBU spec: seed OCP version (4.18.1) must be higher than current OCP version (4.18.1)",
+      );
+      expect(spoke.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+      await cancel();
+    } finally {
+      await setClusterVersion("4.17.0", true);
+    }
   });
 
   it("fails Prep when the extra manifests hold a Subscription (LCA's error)", async () => {

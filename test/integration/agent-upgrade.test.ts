@@ -2,7 +2,7 @@
 // reboot into the new stateroot (the IBU restored from the file it was saved to), finalize
 // removing the old stateroot; and Rollback back to the original stateroot, then finalize.
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
@@ -42,8 +42,13 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       TestRegistry.start(),
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
-    const velero = (await loadThirdPartyCrds()).filter(s => s.crd.spec.group === "velero.io");
-    await cp.cluster("sno").installCrds([...loadOwnCrds(), ...velero].map(s => s.crd));
+    // Velero's kinds, and ACM's Policy (the replicated policies LCA reads policy manifests from).
+    const thirdParty = (await loadThirdPartyCrds()).filter(
+      s =>
+        s.crd.spec.group === "velero.io" ||
+        s.crd.metadata.name === "policies.policy.open-cluster-management.io",
+    );
+    await cp.cluster("sno").installCrds([...loadOwnCrds(), ...thirdParty].map(s => s.crd));
     ({ seed } = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release"],
@@ -385,6 +390,126 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     } finally {
       await velero.stop();
     }
+  });
+
+  it("takes the target release's manifests out of the cluster's policies, applies them after the pivot before the extra manifests", async () => {
+    await ensureNamespace("sno"); // the cluster namespace ACM replicates policies into
+    await ensureNamespace("openshift-lifecycle-agent");
+    const labelled = (name: string, version: string, data: object): object => ({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: {
+        name,
+        namespace: "default",
+        labels: { "lca.openshift.io/target-ocp-version": version },
+      },
+      data,
+    });
+    const policy = (name: string, wave: string, objects: object[], action = "inform"): object => ({
+      apiVersion: "policy.open-cluster-management.io/v1",
+      kind: "Policy",
+      metadata: {
+        name: `ztp-site.${name}`,
+        namespace: "sno",
+        annotations: { "ran.openshift.io/ztp-deploy-wave": wave },
+      },
+      spec: {
+        remediationAction: action,
+        disabled: false,
+        "policy-templates": [
+          {
+            objectDefinition: {
+              apiVersion: "policy.open-cluster-management.io/v1",
+              kind: "ConfigurationPolicy",
+              metadata: { name: name },
+              spec: {
+                remediationAction: action,
+                severity: "low",
+                "object-templates": objects.map(o => ({
+                  complianceType: "musthave",
+                  objectDefinition: o,
+                })),
+              },
+            },
+          },
+        ],
+      },
+    });
+    for (const p of [
+      policy("late", "10", [labelled("policy-late", "4.18", { wave: "10" })]),
+      policy("early", "1", [
+        labelled("policy-early", "4.18.1", { wave: "1" }),
+        labelled("site-tuning", "4.18", { tuning: "from the policy" }),
+        labelled("for-another-release", "4.17", { wave: "1" }),
+      ]),
+      policy("enforced", "1", [labelled("enforced", "4.18", {})], "enforce"),
+    ])
+      await api.apply(p as never);
+    // An extra manifest merged into what the policy made (apply-type merge).
+    await api.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "extra-merge", namespace: "openshift-lifecycle-agent" },
+      data: {
+        "tuning.yaml": stringify({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: {
+            name: "site-tuning",
+            namespace: "default",
+            annotations: { "lca.openshift.io/apply-type": "merge" },
+          },
+          data: { extra: "from the extra manifests" },
+        }),
+      },
+    });
+    const count = (n: string): Promise<unknown> =>
+      api.mergePatch(IBU, {
+        metadata: { annotations: { "lca.openshift.io/target-ocp-version-manifest-count": n } },
+      });
+    const spec = {
+      seedImageRef: { image: seed, version: "4.18.1" },
+      extraManifests: [{ name: "extra-merge", namespace: "openshift-lifecycle-agent" }],
+    };
+    await boot();
+    // A count that does not match what the policies hold fails Prep, with LCA's message.
+    await count("2");
+    await setStage("Prep", spec);
+    const refused = await waitFor("Prep failed", i => cond(i, "PrepCompleted") !== undefined);
+    expect(cond(refused, "PrepCompleted")).toBe("False/Failed/Prep failed");
+    expect(cond(refused, "PrepInProgress")).toBe(
+      "False/Failed/failed to validate IBU spec: failed to validate manifests from policies: The labeled manifests count found in policies 3 does not match the expected manifests count 2",
+    );
+    await setStage("Idle");
+    await waitFor("Idle after cancel", i => cond(i, "Idle") === "True/Idle/Idle");
+
+    await count("3");
+    await prepped(spec);
+    await upgraded();
+    const get = (
+      name: string,
+    ): Promise<
+      { metadata: { resourceVersion: string; annotations?: object }; data: object } | undefined
+    > => api.get(`/api/v1/namespaces/default/configmaps/${name}`);
+    const early = await get("policy-early");
+    const late = await get("policy-late");
+    expect(late?.data).toEqual({ wave: "10" });
+    // policies apply in ztp-deploy-wave order (etcd's revisions only grow)
+    expect(Number(early?.metadata.resourceVersion)).toBeLessThan(
+      Number(late?.metadata.resourceVersion),
+    );
+    const tuning = await get("site-tuning");
+    expect(tuning?.data).toEqual({ tuning: "from the policy", extra: "from the extra manifests" });
+    expect(tuning?.metadata.annotations).toBeUndefined();
+    expect(await get("for-another-release")).toBeUndefined();
+    expect(await get("enforced")).toBeUndefined();
+    const newVar = join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var", "opt");
+    expect(existsSync(join(newVar, "policy-manifests"))).toBe(false);
+    expect(existsSync(join(newVar, "extra-manifests"))).toBe(false);
+    for (const p of ["late", "early", "enforced"])
+      await api.delete(
+        `/apis/policy.open-cluster-management.io/v1/namespaces/sno/policies/ztp-site.${p}`,
+      );
   });
 
   it("fails Upgrade before the pivot when a Backup fails, and a cancel returns to Idle on the original stateroot", async () => {

@@ -1,7 +1,15 @@
 // OADP and extra manifests around the pivot, as LCA does them: Backups from the oadpContent
 // ConfigMaps run before the pivot in apply-wave order; the Restores and the extra manifests
 // are written into the new stateroot and applied there after the pivot, wave by wave.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
@@ -157,8 +165,15 @@ async function applyLabels(api: KubeApi, backup: Velero): Promise<Velero> {
   };
 }
 
-/** Runs Velero objects wave by wave: creates a wave's objects, and the next wave only once all succeeded. */
-export async function runInWaves(api: KubeApi, objs: readonly Velero[]): Promise<RunResult> {
+/**
+ * Runs Velero objects wave by wave: creates a wave's objects, and the next wave only once all
+ * succeeded. `labels` go on every object created (LCA's cluster ID on Backups).
+ */
+export async function runInWaves(
+  api: KubeApi,
+  objs: readonly Velero[],
+  labels: Readonly<Record<string, string>> = {},
+): Promise<RunResult> {
   for (const wave of byWave(objs)) {
     const states: Array<{ name: string; phase: ReturnType<typeof phaseOf> }> = [];
     for (const o of wave) {
@@ -167,7 +182,7 @@ export async function runInWaves(api: KubeApi, objs: readonly Velero[]): Promise
         metadata: {
           ...o.metadata,
           namespace: o.metadata.namespace ?? OADP_NAMESPACE,
-          labels: { ...(o.metadata.labels as object), [BACKUP_LABEL]: o.metadata.name },
+          labels: { ...(o.metadata.labels as object), ...labels, [BACKUP_LABEL]: o.metadata.name },
         },
       };
       const path = await api.pathOf(obj);
@@ -189,19 +204,35 @@ export async function runInWaves(api: KubeApi, objs: readonly Velero[]): Promise
   return { kind: "done" };
 }
 
-/** Writes objects as files, one folder per wave: <dir>/group<N>/<i>_<Kind>_<name>_<ns>.yaml. */
-export function exportInWaves(objs: readonly KubeObject[], dir: string): void {
-  rmSync(dir, { recursive: true, force: true });
-  byWave(objs as Velero[]).forEach((wave, n) => {
-    const group = join(dir, `group${n + 1}`);
+/**
+ * Writes groups of objects as files, one folder per group, in order:
+ * <dir>/group<N>/<i>_<Kind>_<name>_<ns>.yaml. Written beside `dir` and renamed into place, so
+ * a crash leaves either the whole export or none of it.
+ */
+export function exportGroups(groups: readonly (readonly KubeObject[])[], dir: string): void {
+  const tmp = `${dir}.tmp`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  groups.forEach((objs, n) => {
+    const group = join(tmp, `group${n + 1}`);
     mkdirSync(group, { recursive: true });
-    wave.forEach((o, i) =>
+    objs.forEach((o, i) =>
       writeFileSync(
-        join(group, `${i + 1}_${o.kind}_${o.metadata.name}_${o.metadata.namespace ?? ""}.yaml`),
+        join(
+          group,
+          `${i + 1}_${o.kind}_${o.metadata?.name ?? ""}_${o.metadata?.namespace ?? ""}.yaml`,
+        ),
         stringify(o),
       ),
     );
   });
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+}
+
+/** Writes objects grouped by apply-wave (see exportGroups). */
+export function exportInWaves(objs: readonly KubeObject[], dir: string): void {
+  exportGroups(byWave(objs as Velero[]), dir);
 }
 
 /** The waves written by exportInWaves, in order. */

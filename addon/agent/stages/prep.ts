@@ -14,10 +14,16 @@ import {
   type SeedClusterInfo,
 } from "../seed/format.js";
 import type { StageContext, StageOutcome } from "./context.js";
-import { compareVersions } from "./versions.js";
+import { compareVersions, versionParseError } from "./versions.js";
+import { listIfServed } from "../health.js";
 import { usagePercent } from "../drivers/disk.js";
 import { Annotation, Msg } from "../ibu-types.js";
 import { validateExtraManifests, validateOadpContent, ValidationError } from "./validate.js";
+import {
+  ManifestCountError,
+  MANIFEST_COUNT_ANNOTATION,
+  policyManifests,
+} from "./policy-manifests.js";
 import { pkiRoots, saveSigners } from "../drivers/crypto.js";
 
 /** Where Prep keeps the cluster's own signers in the new stateroot (LCA's kubeconfig-crypto). */
@@ -64,7 +70,7 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
     const access = ctx.node.access(seed.image, secret);
     if (!marker(ws, "seed-validated")) {
       // LCA's order: the IBU spec (version, OADP content, extra manifests), then the seed image.
-      validateVersion(ctx, seed.version);
+      await validateVersion(ctx, seed.version);
       await validateManifests(ctx);
       await validateSeed(seed.image, seed.version, access);
       setMarker(ws, "seed-validated");
@@ -104,13 +110,41 @@ function setMarker(ws: string, name: string): void {
   writeFileSync(join(ws, `${name}.done`), new Date().toISOString());
 }
 
-/** The cluster's current version: the booted stateroot's, as LCA names stateroots. */
+/** The version a stateroot was set up for, from LCA's stateroot name `rhcos_<version>`. */
 export function currentVersion(stateroot: string): string | undefined {
   return /^rhcos_(.+)$/.exec(stateroot)?.[1]?.replace(/_/g, "-");
 }
 
-function validateVersion(ctx: StageContext, version: string): void {
-  const current = currentVersion(ctx.node.booted().stateroot);
+const CLUSTER_VERSIONS = "/apis/config.openshift.io/v1/clusterversions";
+
+/**
+ * The cluster's current OpenShift version, as LCA reads it: ClusterVersion `version`'s
+ * `status.desired.version`. Where the cluster does not serve ClusterVersion (plain
+ * Kubernetes), the booted stateroot's name stands in; a stateroot not named by LCA (`rhcos`)
+ * gives none, and the version check is skipped.
+ */
+async function clusterCurrentVersion(ctx: StageContext): Promise<string | undefined> {
+  const versions = await listIfServed(ctx.api, CLUSTER_VERSIONS);
+  if (!versions) return currentVersion(ctx.node.booted().stateroot);
+  const cv = versions.find(v => v.metadata.name === "version");
+  if (!cv) {
+    throw new PrepFailure(
+      `failed to validate IBU spec: failed to get ClusterVersion for target: clusterversions.config.openshift.io "version" not found`,
+    );
+  }
+  const desired = cv.status?.desired as { version?: string } | undefined;
+  const version = desired?.version ?? "";
+  const bad = versionParseError(version);
+  if (bad) {
+    throw new PrepFailure(
+      `failed to validate IBU spec: failed to parse target version ${version}: ${bad}`,
+    );
+  }
+  return version;
+}
+
+async function validateVersion(ctx: StageContext, version: string): Promise<void> {
+  const current = await clusterCurrentVersion(ctx);
   if (current && compareVersions(version, current) <= 0) {
     throw new PrepFailure(
       `failed to validate IBU spec: seed OCP version (${version}) must be higher than current OCP version (${current})`,
@@ -163,7 +197,15 @@ async function validateManifests(ctx: StageContext): Promise<void> {
       const warnings = await validateExtraManifests(ctx.api, extraManifests);
       if (warnings) await ctx.annotate(Annotation.extraManifestWarning, warnings);
     }
+    // LCA checks the policy manifests here only when told how many to expect.
+    const count = ctx.ibu.metadata.annotations?.[MANIFEST_COUNT_ANNOTATION];
+    if (count !== undefined)
+      await policyManifests(ctx.api, ctx.ibu.spec.seedImageRef?.version ?? "", count);
   } catch (err) {
+    if (err instanceof ManifestCountError)
+      throw new PrepFailure(
+        `failed to validate IBU spec: failed to validate manifests from policies: ${err.message}`,
+      );
     if (!(err instanceof ValidationError)) throw err;
     throw new PrepFailure(`failed to validate IBU spec: ${err.message}`);
   }

@@ -8,12 +8,20 @@ import { join } from "node:path";
 import { failStage, nowTimestamp } from "../stage-machine.js";
 import { Annotation, Msg, type Ibu } from "../ibu-types.js";
 import {
+  exportGroups,
   exportInWaves,
   importWaves,
   loadOadpContent,
   objectsFromConfigMaps,
   runInWaves,
 } from "./oadp.js";
+import { applyManifest } from "./apply.js";
+import {
+  ManifestCountError,
+  MANIFEST_COUNT_ANNOTATION,
+  policyManifests,
+} from "./policy-manifests.js";
+import type { KubeObject } from "../../shared/kube.js";
 import { SeedFile, staterootName, type SeedClusterInfo } from "../seed/format.js";
 import { pkiProblems, pkiRoots, recert, type RecertSummary } from "../drivers/crypto.js";
 import { keptSignersDir } from "./prep.js";
@@ -32,6 +40,8 @@ const restoresDir = (ctx: StageContext, stateroot: string): string =>
   join(ctx.node.varOf(stateroot), "opt", "OADP", "veleroRestore");
 const manifestsDir = (ctx: StageContext, stateroot: string): string =>
   join(ctx.node.varOf(stateroot), "opt", "extra-manifests");
+const policyManifestsDir = (ctx: StageContext, stateroot: string): string =>
+  join(ctx.node.varOf(stateroot), "opt", "policy-manifests");
 
 export async function upgrade(ctx: StageContext, afterPivot: boolean): Promise<StageOutcome> {
   return afterPivot ? postPivot(ctx) : prePivot(ctx);
@@ -67,10 +77,24 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
     await ctx.progress("Exporting Application Configuration");
     exportInWaves(content.restores, restoresDir(ctx, target));
   }
-  if (extraManifests.length) {
-    await ctx.progress("Exporting Policy and Config Manifests");
-    exportInWaves(await objectsFromConfigMaps(ctx.api, extraManifests), manifestsDir(ctx, target));
+  await ctx.progress("Exporting Policy and Config Manifests");
+  let fromPolicies: KubeObject[][];
+  try {
+    fromPolicies = await policyManifests(
+      ctx.api,
+      version,
+      ctx.ibu.metadata.annotations?.[MANIFEST_COUNT_ANNOTATION],
+    );
+  } catch (err) {
+    if (!(err instanceof ManifestCountError)) throw err;
+    return {
+      kind: "failed",
+      message: `failed to export manifests from policies: failed to validate and extract manifests from policies: ${err.message}`,
+    };
   }
+  exportGroups(fromPolicies, policyManifestsDir(ctx, target));
+  if (extraManifests.length)
+    exportInWaves(await objectsFromConfigMaps(ctx.api, extraManifests), manifestsDir(ctx, target));
   await ctx.progress("Regenerating cluster cryptography");
   regenerateCrypto(ctx, next);
   await ctx.progress(Msg.inProgress);
@@ -247,37 +271,15 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
     return { kind: "waiting" };
   }
   const booted = ctx.node.booted().stateroot;
-  const manifests = manifestsDir(ctx, booted);
-  if (existsSync(manifests)) {
-    await ctx.progress("Applying Config Manifests");
-    try {
-      for (const wave of importWaves(manifests)) for (const obj of wave) await ctx.api.apply(obj);
-    } catch (err) {
-      const message = `Failed to apply config manifests: ${(err as Error).message}`;
-      return postPivotFailure(ctx, message, "failure applying config manifests");
-    }
-    rmSync(manifests, { recursive: true, force: true });
+  for (const [what, dir] of [
+    ["Policy", policyManifestsDir(ctx, booted)],
+    ["Config", manifestsDir(ctx, booted)],
+  ] as const) {
+    const outcome = await applyExported(ctx, what, dir);
+    if (outcome) return outcome;
   }
-  const restores = restoresDir(ctx, booted);
-  if (existsSync(restores)) {
-    await ctx.progress("Restoring Application Data");
-    const result = await runInWaves(
-      ctx.api,
-      importWaves(restores).flat() as Parameters<typeof runInWaves>[1],
-    );
-    if (result.kind === "failed") {
-      return postPivotFailure(
-        ctx,
-        `Failed restore CRs: ${result.names.join(",")}`,
-        "restore failure",
-      );
-    }
-    if (result.kind === "waiting") {
-      await ctx.progress("Restore of Application Data is in progress");
-      return { kind: "waiting" };
-    }
-    rmSync(join(restores, ".."), { recursive: true, force: true });
-  }
+  const restored = await restoreApplicationData(ctx, restoresDir(ctx, booted));
+  if (restored) return restored;
   const notFullyStable = await ctx.health("deferred");
   if (notFullyStable) {
     await ctx.progress(`Waiting for system to fully stabilize: ${notFullyStable}`);
@@ -286,6 +288,63 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
   await ctx.stopPhase("PostPivot");
   rmSync(join(ctx.node.lcaDir(), "post-pivot-started"), { force: true });
   return { kind: "done", message: Msg.upgradeCompleted };
+}
+
+/** LCA's "Restoring Application Data": the exported Restores, wave by wave. */
+async function restoreApplicationData(
+  ctx: StageContext,
+  restores: string,
+): Promise<StageOutcome | undefined> {
+  if (!existsSync(restores)) return undefined;
+  await ctx.progress("Restoring Application Data");
+  const result = await runInWaves(
+    ctx.api,
+    importWaves(restores).flat() as Parameters<typeof runInWaves>[1],
+  );
+  if (result.kind === "failed") {
+    return postPivotFailure(
+      ctx,
+      `Failed restore CRs: ${result.names.join(",")}`,
+      "restore failure",
+    );
+  }
+  if (result.kind === "waiting") {
+    await ctx.progress("Restore of Application Data is in progress");
+    return { kind: "waiting" };
+  }
+  rmSync(join(restores, ".."), { recursive: true, force: true });
+  return undefined;
+}
+
+/**
+ * LCA's "Applying Policy|Config Manifests": every exported manifest, group by group. An object
+ * the API refuses as invalid, or of a kind it does not serve, is a terminal failure (automatic
+ * rollback unless upgrade-completion is Disabled); any other error is shown and retried.
+ * Applying is create-or-update, so a retry or a restart simply applies again; the folder goes
+ * once every manifest is in.
+ */
+async function applyExported(
+  ctx: StageContext,
+  what: "Policy" | "Config",
+  dir: string,
+): Promise<StageOutcome | undefined> {
+  if (!existsSync(dir)) return undefined;
+  await ctx.progress(`Applying ${what} Manifests`);
+  for (const group of importWaves(dir)) {
+    for (const obj of group) {
+      const problem = await applyManifest(ctx.api, obj);
+      if (!problem) continue;
+      const message = `failed to apply manifest: ${problem.message}`;
+      if (problem.kind !== "other") {
+        const reason = `failure applying ${what.toLowerCase()} manifests`;
+        return postPivotFailure(ctx, message, reason);
+      }
+      await ctx.progress(`Applying ${what} Manifests: Failure occurred: ${message}`);
+      return { kind: "waiting" };
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return undefined;
 }
 
 /** Rollback: boot the original stateroot again; once booted there, the stage is complete. */

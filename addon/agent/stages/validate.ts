@@ -4,8 +4,8 @@
 // the cluster does not serve yet, namespaces that do not exist, objects the API refuses).
 import { parseAllDocuments } from "yaml";
 import type { ApiResponse, KubeApi, KubeObject } from "../../shared/kube.js";
-import { ApiError } from "../../shared/kube.js";
 import { listIfServed } from "../health.js";
+import { applyManifest, messageOf } from "./apply.js";
 import {
   APPLY_LABEL,
   applyLabelEntries,
@@ -88,11 +88,6 @@ function decode(cms: readonly ConfigMap[]): { objects: Manifest[]; errors: strin
     }
   }
   return { objects, errors };
-}
-
-/** The message of an API answer, as a Go client's error reads. */
-function messageOf(res: ApiResponse): string {
-  return (res.body as { message?: string } | undefined)?.message ?? `HTTP ${res.status}`;
 }
 
 /** Creates `obj` with a server-side dry run (`?dryRun=All`): nothing is stored. */
@@ -260,7 +255,8 @@ async function checkManifest(api: KubeApi, m: Manifest, state: ExtraState): Prom
     return;
   }
   if (!(await namespaceReady(api, m, state))) return;
-  const problem = await dryRunApply(api, m);
+  // A dry run of what the agent does after the pivot: create, replace or merge.
+  const problem = await applyManifest(api, m, true);
   if (problem?.kind === "unserved")
     state.warnings.push(`${kind}[${name}] - CRD not deployed on cluster`);
   else if (problem?.kind === "invalid")
@@ -298,30 +294,4 @@ async function namespaceReady(api: KubeApi, m: Manifest, state: ExtraState): Pro
       `${EXTRA_PREFIX}failed to create namespace ${namespace} for dryrun: ${messageOf(res)}`,
     );
   return true;
-}
-
-type DryRunProblem =
-  { kind: "unserved" } | { kind: "invalid" | "other"; message: string } | undefined;
-
-/** A dry-run create, or replace when the object exists, as the manifest is applied after the pivot. */
-async function dryRunApply(api: KubeApi, m: Manifest): Promise<DryRunProblem> {
-  let path: string;
-  try {
-    path = await api.pathOf(m);
-  } catch (err) {
-    if (err instanceof ApiError && err.status === 404) return { kind: "unserved" };
-    throw err;
-  }
-  const existing = await api.get<KubeObject>(path);
-  const verb = existing ? "replace" : "create";
-  const res = existing
-    ? await api.request("PUT", `${path}?dryRun=All`, {
-        ...m,
-        metadata: { ...m.metadata, resourceVersion: existing.metadata?.resourceVersion },
-      })
-    : await dryRunCreate(api, m);
-  if (ok(res)) return undefined;
-  const message = `failed to ${verb} manifest ${m.kind} called ${m.metadata.name}: ${messageOf(res)}`;
-  if (res.status === 422 || res.status === 400) return { kind: "invalid", message };
-  return { kind: "other", message };
 }
