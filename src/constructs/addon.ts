@@ -791,7 +791,8 @@ export class IbuAddon extends Construct {
             verbs: ["get", "list", "watch"],
           },
           { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
-          // OADP: Backups before the pivot, Restores after it; DeleteBackupRequests on finalize.
+          // OADP: Backups before the pivot, Restores after it; DeleteBackupRequests on finalize
+          // and, during Prep, for stale Backups another installation left.
           {
             apiGroups: ["velero.io"],
             resources: ["backups", "restores"],

@@ -344,12 +344,33 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         { name: "klusterlet", wave: "1", applyLabel: "v1/configmaps/default/klusterlet-state" },
         { name: "app", wave: "2" },
       ]);
+      // A completed Backup named like ours, made by another installation that shared the
+      // object storage (Velero syncs such Backups back): it must not pass for this upgrade's.
+      await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
+        apiVersion: "velero.io/v1",
+        kind: "Backup",
+        metadata: {
+          name: "app",
+          namespace: "openshift-adp",
+          labels: { "config.openshift.io/clusterID": "another-installation" },
+        },
+        spec: {},
+        status: { phase: "Completed" },
+      });
       await boot();
       await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...manifestSpec });
       await waitFor(
         "PrepCompleted",
         i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
       );
+      // Prep asked Velero to delete it (the fixture did) before going on.
+      const staleDelete = await api.get<{ spec: { backupName: string } }>(
+        "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests/app",
+      );
+      expect(staleDelete?.spec.backupName).toBe("app");
+      expect(
+        await api.get("/apis/velero.io/v1/namespaces/openshift-adp/backups/app"),
+      ).toBeUndefined();
       await setStage("Upgrade");
       await waitFor(
         "UpgradeCompleted",
@@ -362,9 +383,17 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
             `/apis/velero.io/v1/namespaces/openshift-adp/${plural}/${name}`,
           )
         )?.status?.phase;
+      const kubeSystem = await api.get<{ metadata: { uid: string } }>(
+        "/api/v1/namespaces/kube-system",
+      );
       for (const name of ["klusterlet", "app"]) {
         expect(await phase("backups", name)).toBe("Completed");
         expect(await phase("restores", name)).toBe("Completed");
+        // this cluster's Backups, by LCA's label (no ClusterVersion here: kube-system's UID)
+        const b = await api.get<{ metadata: { labels: Record<string, string> } }>(
+          `/apis/velero.io/v1/namespaces/openshift-adp/backups/${name}`,
+        );
+        expect(b?.metadata.labels["config.openshift.io/clusterID"]).toBe(kubeSystem?.metadata.uid);
       }
       // apply-label: the object carries the Backup's label, and the Backup selects by it.
       const labelled = await api.get<{ metadata: { labels?: Record<string, string> } }>(
@@ -386,7 +415,8 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       const dbrs = await api.get<{ items: Array<{ spec: { backupName: string } }> }>(
         "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests",
       );
-      expect(dbrs?.items.map(d => d.spec.backupName).sort()).toEqual(["app", "klusterlet"]);
+      // the stale one's, then finalize's for this upgrade's two
+      expect(dbrs?.items.map(d => d.spec.backupName).sort()).toEqual(["app", "app", "klusterlet"]);
     } finally {
       await velero.stop();
     }

@@ -1,6 +1,7 @@
 // Test fixture standing in for Velero, which cannot run here: it moves every Backup and
 // Restore in openshift-adp to phase Completed, or to the phase named by the annotation
-// `test.ibu-gitops.dev/velero-phase` (Failed, PartiallyFailed, ...). Nothing else.
+// `test.ibu-gitops.dev/velero-phase` (Failed, PartiallyFailed, ...), and processes each
+// DeleteBackupRequest there by deleting the Backup it names. Nothing else.
 import type { KubeApi } from "../../addon/shared/kube.js";
 import { sleep } from "../../addon/shared/kube.js";
 
@@ -15,6 +16,7 @@ export class VeleroPhaseFixture {
   private readonly abort = new AbortController();
   private loop: Promise<void> = Promise.resolve();
   moved = 0;
+  deleted = 0;
 
   constructor(private readonly api: KubeApi) {}
 
@@ -23,6 +25,7 @@ export class VeleroPhaseFixture {
       while (!this.abort.signal.aborted) {
         for (const plural of ["backups", "restores"])
           await this.advance(plural).catch(() => undefined);
+        await this.processDeletes().catch(() => undefined);
         await sleep(200, this.abort.signal);
       }
     })();
@@ -41,6 +44,22 @@ export class VeleroPhaseFixture {
         status: { ...o.status, phase },
       });
       this.moved++;
+    }
+  }
+
+  private async processDeletes(): Promise<void> {
+    const base = "/apis/velero.io/v1/namespaces/openshift-adp";
+    const list = await this.api.get<{ items: Array<Obj & { spec: { backupName: string } }> }>(
+      `${base}/deletebackuprequests`,
+    );
+    for (const d of list?.items ?? []) {
+      if (d.status?.phase === "Processed") continue;
+      await this.api.delete(`${base}/backups/${d.spec.backupName}`);
+      await this.api.replace(`${base}/deletebackuprequests/${d.metadata.name}`, {
+        ...d,
+        status: { phase: "Processed" },
+      });
+      this.deleted++;
     }
   }
 

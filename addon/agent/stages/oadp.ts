@@ -248,6 +248,73 @@ export function importWaves(dir: string): KubeObject[][] {
   );
 }
 
+/** The label LCA marks its Backups with: which cluster made them. */
+export const CLUSTER_ID_LABEL = "config.openshift.io/clusterID";
+
+/**
+ * This cluster's ID, as LCA labels Backups with it: ClusterVersion's spec.clusterID; where
+ * ClusterVersion is not served (a plain Kubernetes cluster), the kube-system namespace's UID,
+ * which is just as unique to one installation.
+ */
+export async function clusterId(api: KubeApi): Promise<string> {
+  const cv = await api.get<{ spec?: { clusterID?: string } }>(
+    "/apis/config.openshift.io/v1/clusterversions/version",
+  );
+  if (cv?.spec?.clusterID) return cv.spec.clusterID;
+  const ns = await api.get<{ metadata: { uid: string } }>("/api/v1/namespaces/kube-system");
+  if (!ns) throw new Error("cannot tell the cluster's ID: no ClusterVersion and no kube-system");
+  return ns.metadata.uid;
+}
+
+export type StaleResult =
+  { kind: "done" } | { kind: "waiting"; names: string[] } | { kind: "failed"; message: string };
+
+/**
+ * LCA's CleanupStaleBackups: a Backup of the content that already exists but was made by
+ * another cluster (another installation sharing the object storage, whose Backups Velero syncs
+ * back) would be taken for this upgrade's. Each such Backup gets a DeleteBackupRequest, and Prep
+ * waits until Velero has deleted it.
+ */
+export async function cleanupStaleBackups(
+  api: KubeApi,
+  backups: readonly Velero[],
+  id: string,
+): Promise<StaleResult> {
+  const waiting: string[] = [];
+  for (const b of backups) {
+    const ns = b.metadata.namespace ?? OADP_NAMESPACE;
+    const existing = await api.get<Velero>(
+      `/apis/velero.io/v1/namespaces/${ns}/backups/${b.metadata.name}`,
+    );
+    const owner = (existing?.metadata.labels as Record<string, string> | undefined)?.[
+      CLUSTER_ID_LABEL
+    ];
+    if (!existing || owner === id) continue;
+    const dbrPath = `/apis/velero.io/v1/namespaces/${ns}/deletebackuprequests`;
+    const dbr = await api.get<{ status?: { phase?: string; errors?: string[] } }>(
+      `${dbrPath}/${b.metadata.name}`,
+    );
+    if (dbr?.status?.phase === "Processed" && dbr.status.errors?.length)
+      return {
+        kind: "failed",
+        message: `failed deleting backups: deleteBackupRequest ${b.metadata.name} failed with errors: [${dbr.status.errors.join(" ")}]`,
+      };
+    if (!dbr)
+      await api
+        .create(dbrPath, {
+          apiVersion: "velero.io/v1",
+          kind: "DeleteBackupRequest",
+          metadata: { name: b.metadata.name, namespace: ns },
+          spec: { backupName: b.metadata.name },
+        })
+        .catch((err: unknown) => {
+          if (!(err instanceof ApiError && err.status === 409)) throw err;
+        });
+    waiting.push(b.metadata.name);
+  }
+  return waiting.length ? { kind: "waiting", names: waiting } : { kind: "done" };
+}
+
 /** After a finalize or cancel: ask Velero to delete the backups this upgrade made. */
 export async function deleteBackups(api: KubeApi): Promise<void> {
   const list = await api

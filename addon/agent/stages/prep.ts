@@ -19,6 +19,7 @@ import { listIfServed } from "../health.js";
 import { usagePercent } from "../drivers/disk.js";
 import { Annotation, Msg } from "../ibu-types.js";
 import { validateExtraManifests, validateOadpContent, ValidationError } from "./validate.js";
+import { cleanupStaleBackups, clusterId, loadOadpContent } from "./oadp.js";
 import {
   ManifestCountError,
   MANIFEST_COUNT_ANNOTATION,
@@ -71,7 +72,7 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
     if (!marker(ws, "seed-validated")) {
       // LCA's order: the IBU spec (version, OADP content, extra manifests), then the seed image.
       await validateVersion(ctx, seed.version);
-      await validateManifests(ctx);
+      if (!(await validateManifests(ctx))) return { kind: "waiting" };
       await validateSeed(seed.image, seed.version, access);
       setMarker(ws, "seed-validated");
     }
@@ -188,11 +189,22 @@ async function validateSeed(image: string, version: string, access: RegistryAcce
 /**
  * LCA's validateIBUSpec for the OADP content and the extra manifests, by server-side dry runs.
  * Extra-manifest warnings do not fail Prep: they go into LCA's validation-warning annotation.
+ * False while stale Backups of the OADP content are being deleted (Prep waits).
  */
-async function validateManifests(ctx: StageContext): Promise<void> {
+async function validateManifests(ctx: StageContext): Promise<boolean> {
   const { oadpContent = [], extraManifests = [] } = ctx.ibu.spec;
   try {
-    if (oadpContent.length) await validateOadpContent(ctx.api, oadpContent);
+    if (oadpContent.length) {
+      await validateOadpContent(ctx.api, oadpContent);
+      const { backups } = await loadOadpContent(ctx.api, oadpContent);
+      const stale = await cleanupStaleBackups(ctx.api, backups, await clusterId(ctx.api));
+      if (stale.kind === "failed")
+        throw new PrepFailure(`failed to validate IBU spec: ${stale.message}`);
+      if (stale.kind === "waiting") {
+        await ctx.progress(`Waiting for stale Backups to be deleted: ${stale.names.join(",")}`);
+        return false;
+      }
+    }
     if (extraManifests.length) {
       const warnings = await validateExtraManifests(ctx.api, extraManifests);
       if (warnings) await ctx.annotate(Annotation.extraManifestWarning, warnings);
@@ -209,6 +221,7 @@ async function validateManifests(ctx: StageContext): Promise<void> {
     if (!(err instanceof ValidationError)) throw err;
     throw new PrepFailure(`failed to validate IBU spec: ${err.message}`);
   }
+  return true;
 }
 
 /** Images removed per round, as LCA does, until usage is below the threshold. */

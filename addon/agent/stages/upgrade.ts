@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { failStage, nowTimestamp } from "../stage-machine.js";
 import { Annotation, Msg, type Ibu } from "../ibu-types.js";
 import {
+  CLUSTER_ID_LABEL,
+  clusterId,
   exportGroups,
   exportInWaves,
   importWaves,
@@ -67,7 +69,9 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   if (oadpContent.length) {
     await ctx.progress("Backing up Application Data");
     const content = await loadOadpContent(ctx.api, oadpContent);
-    const result = await runInWaves(ctx.api, content.backups);
+    const result = await runInWaves(ctx.api, content.backups, {
+      [CLUSTER_ID_LABEL]: await clusterId(ctx.api),
+    });
     if (result.kind === "failed")
       return { kind: "failed", message: `Failed backup CRs: ${result.names.join(",")}` };
     if (result.kind === "waiting") {
