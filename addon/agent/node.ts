@@ -16,6 +16,11 @@ export interface NodeOptions {
   readonly identity?: Identity;
   /** Where precached images live. @default <sysroot>/ostree/deploy/<booted>/var/lib/containers/ibu-gitops */
   readonly imageStoreRoot?: string;
+  /**
+   * The etcd executable that opens a new stateroot's etcd data offline, to regenerate the
+   * certificates and keys the seed keeps there. @default `etcd` on the PATH
+   */
+  readonly etcdBinary?: string;
 }
 
 export class Node {

@@ -20,6 +20,8 @@ export interface AgentArgs {
   readonly hubKubeconfig?: string;
   /** The ManagedCluster's name: the hub namespace the report goes to. */
   readonly clusterName?: string;
+  /** etcd executable for regenerating the crypto a seed keeps in etcd. */
+  readonly etcd?: string;
 }
 
 export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<number> {
@@ -40,6 +42,7 @@ export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<
     boot,
     insecureRegistries: a.insecureRegistries,
     ...(a.imageStore ? { imageStoreRoot: a.imageStore } : {}),
+    ...(a.etcd ? { etcdBinary: a.etcd } : {}),
     identity: { nodeIps: process.env.NODE_IP ? [process.env.NODE_IP] : undefined },
   });
   const abort = new AbortController();

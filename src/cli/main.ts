@@ -23,7 +23,7 @@ commands:
             [--cluster-info file.json] [--images-file file] [--tls-verify=false] [--authfile file]
             build a seed image (LCA format 4) from a stateroot and push it
   agent     [--kubeconfig file] [--sysroot /sysroot] [--boot host|sandbox] [--insecure-registry host:port]...
-            [--image-store dir] [--namespace openshift-lifecycle-agent]
+            [--image-store dir] [--namespace openshift-lifecycle-agent] [--etcd path]
             [--hub-kubeconfig file --cluster-name name]
             run the spoke agent: serve the ImageBasedUpgrade API and do each stage's node work;
             without --kubeconfig it uses its pod's ServiceAccount; with a hub kubeconfig (HUB_KUBECONFIG)
@@ -95,6 +95,7 @@ async function main(argv: string[]): Promise<number> {
       wait: { type: "boolean", default: false },
       timeout: { type: "string", default: "60m" },
       "cluster-name": { type: "string" },
+      etcd: { type: "string" },
     },
     allowPositionals: true,
     strict: true,
@@ -167,6 +168,7 @@ async function main(argv: string[]): Promise<number> {
           namespace: values.namespace,
           hubKubeconfig: values["hub-kubeconfig"],
           clusterName: values["cluster-name"],
+          etcd: values.etcd,
         },
         log,
       );

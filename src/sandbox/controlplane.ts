@@ -31,6 +31,11 @@ export interface StartOptions {
   readonly log?: (line: string) => void;
   /** Source of ports to try; defaults to asking the kernel for a free one. */
   readonly ports?: () => Promise<number>;
+  /**
+   * etcd's data folder, when it should outlive the control plane (a seed stateroot's
+   * /var/lib/etcd, say): kept on stop. Default: a folder inside the control plane's own.
+   */
+  readonly etcdDataDir?: string;
 }
 
 interface RunningCluster {
@@ -51,6 +56,7 @@ export class ControlPlane {
     readonly binaries: ControlPlaneBinaries,
     private readonly log: (line: string) => void,
     private readonly nextPort: () => Promise<number>,
+    private readonly etcdDataDir?: string,
   ) {}
 
   /** Starts etcd and one kube-apiserver per cluster name. Stops everything again on failure. */
@@ -58,7 +64,7 @@ export class ControlPlane {
     const log = opts.log ?? (() => {});
     const binaries = await ensureControlPlaneBinaries({ log });
     const root = mkdtempSync(join(tmpdir(), "ibu-gitops-cp-"));
-    const cp = new ControlPlane(root, binaries, log, opts.ports ?? freePort);
+    const cp = new ControlPlane(root, binaries, log, opts.ports ?? freePort, opts.etcdDataDir);
     try {
       cp.startReaper();
       await cp.startEtcd();
@@ -127,7 +133,7 @@ export class ControlPlane {
       const [client, peer] = [await this.nextPort(), await this.nextPort()];
       const url = `http://127.0.0.1:${client}`;
       const args = [
-        `--data-dir=${join(dir, "data")}`,
+        `--data-dir=${this.etcdDataDir ?? join(dir, "data")}`,
         `--listen-client-urls=${url}`,
         `--advertise-client-urls=${url}`,
         `--listen-peer-urls=http://127.0.0.1:${peer}`,

@@ -23,12 +23,12 @@ export interface AdminCredentials {
 const EC = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"];
 const RSA = ["-newkey", "rsa:2048"];
 
-interface Issued {
+export interface Issued {
   readonly crt: string;
   readonly key: string;
 }
 
-async function issue(
+export async function issue(
   dir: string,
   name: string,
   subj: string,

@@ -30,6 +30,8 @@ export class SandboxNode {
       whileOff?: (reboot: number) => void | Promise<void>;
       /** Report to this hub as this cluster, as the addon's agent does. */
       hub?: { api: KubeApi; clusterName: string };
+      /** etcd executable, for seeds that carry etcd data (the control plane's own). */
+      etcdBinary?: string;
     },
   ) {}
 
@@ -43,6 +45,7 @@ export class SandboxNode {
       boot,
       insecureRegistries: this.opts.insecureRegistries,
       imageStoreRoot: this.opts.imageStoreRoot,
+      ...(this.opts.etcdBinary ? { etcdBinary: this.opts.etcdBinary } : {}),
     });
     const { hub, log } = this.opts;
     const reporter =

@@ -16,6 +16,9 @@ import { AgentProcess } from "../support/agent-process.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds } from "../support/crds.js";
 import { publishSeed } from "../support/seed-fixture.js";
+import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
+import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
+import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { TestRegistry } from "../support/registry.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 
@@ -50,6 +53,20 @@ describe("the agent under SIGKILL", () => {
   let seedCluster: TestSysroot;
   let api: KubeApi;
   let seed: string;
+  let etcdBinary: string;
+  let seedSigningKey: string;
+  const etcdOf = (sys: TestSysroot): string =>
+    join(sys.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd");
+  /** The private key of the signer only etcd holds (OpenShift's service CA), read offline. */
+  const signingKey = (dataDir: string): Promise<string> =>
+    withOfflineEtcd(etcdBinary, dataDir, async etcd => {
+      for (const kv of await etcd.all())
+        if (kv.key.toString().endsWith("/secrets/openshift-service-ca/signing-key"))
+          return decodeStored(kv.value)!
+            .entries.find(e => e.key === "tls.key")!
+            .value.toString();
+      throw new Error(`no service CA signing key in ${dataDir}`);
+    });
 
   beforeAll(async () => {
     [cp, registry, seedCluster] = await Promise.all([
@@ -58,6 +75,12 @@ describe("the agent under SIGKILL", () => {
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
     await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
+    // The seed carries etcd data with PKI too: kills may land while it is open offline.
+    etcdBinary = await writeSeedEtcd(
+      etcdOf(seedCluster),
+      join(seedCluster.ostree.deployments()[0]!.dir, "etc", "kubernetes", "pki"),
+    );
+    seedSigningKey = await signingKey(etcdOf(seedCluster));
     ({ seed } = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release", "operator"],
@@ -121,6 +144,7 @@ describe("the agent under SIGKILL", () => {
           insecureRegistries: [registry.host],
           imageStore: store,
           logFile,
+          etcd: etcdBinary,
         },
         api,
       );
@@ -157,6 +181,11 @@ describe("the agent under SIGKILL", () => {
         expect(agent.reboots).toBeGreaterThanOrEqual(1);
         // The crypto regeneration finished whole, whatever it was killed in the middle of.
         expect(pkiProblems(pkiOf(spoke), [...seedPki.certs, ...seedPki.keys])).toEqual([]);
+        // ... and so did the regeneration of what etcd holds; no etcd is left running on it.
+        expect(existsSync(`${etcdOf(spoke)}.ibu-gitops-etcd.pid`)).toBe(false);
+        const key = await signingKey(etcdOf(spoke));
+        expect(key).toContain("PRIVATE KEY");
+        expect(key).not.toBe(seedSigningKey);
       } finally {
         await agent.stop();
         await spoke.remove();

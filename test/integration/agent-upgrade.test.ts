@@ -17,6 +17,9 @@ import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
 import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
 import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
+import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
+import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
+import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { TestRegistry } from "../support/registry.js";
 import { SandboxNode } from "../support/sandbox-node.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
@@ -32,6 +35,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
   let spoke: TestSysroot | undefined;
   let sandbox: SandboxNode | undefined;
   let storeRoot: string;
+  let etcdBinary: string;
   const log = process.env.IBU_GITOPS_TEST_LOG
     ? (l: string): void => console.error(`[agent] ${l}`)
     : undefined;
@@ -49,6 +53,12 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         s.crd.metadata.name === "policies.policy.open-cluster-management.io",
     );
     await cp.cluster("sno").installCrds([...loadOwnCrds(), ...thirdParty].map(s => s.crd));
+    // The seed carries its etcd, holding PKI too (Secrets, ConfigMaps), as OpenShift's does.
+    const seedDeployment = seedCluster.ostree.deployments()[0]!;
+    etcdBinary = await writeSeedEtcd(
+      join(seedCluster.ostree.staterootDir(seedCluster.stateroot), "var", "lib", "etcd"),
+      join(seedDeployment.dir, "etc", "kubernetes", "pki"),
+    );
     ({ seed } = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release"],
@@ -77,6 +87,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       imageStoreRoot: storeRoot,
       log,
       whileOff,
+      etcdBinary,
     });
     sandbox.start();
     await waitFor("Idle", i => cond(i, "Idle") === "True/Idle/Idle");
@@ -280,6 +291,40 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     expect(await verify(join(newPki, "client-ca-bundle.crt"), spoke!.admin.clientCert)).toMatch(
       /: OK\n$/,
     );
+    // What the seed's etcd holds was regenerated too: the kubeconfig signer there is this
+    // cluster's own (kept), and the signer only etcd held has a new key.
+    const stored = await withOfflineEtcd(
+      etcdBinary,
+      join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd"),
+      async etcd => {
+        const out: Record<string, Record<string, string>> = {};
+        for (const kv of await etcd.all()) {
+          const o = decodeStored(kv.value);
+          const name = kv.key.toString().split("/").slice(-2).join("/");
+          if (o) out[name] = Object.fromEntries(o.entries.map(e => [e.key, e.value.toString()]));
+        }
+        return out;
+      },
+    );
+    const lbSigner = stored["openshift-kube-apiserver-operator/loadbalancer-serving-signer"]!;
+    expect(lbSigner["tls.crt"]!.trim()).toBe(
+      readFileSync(join(oldPki, "lb-signer.crt"), "utf8").trim(),
+    );
+    const seedStored = await withOfflineEtcd(
+      etcdBinary,
+      join(seedCluster.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd"),
+      async etcd => {
+        for (const kv of await etcd.all())
+          if (kv.key.toString().endsWith("openshift-service-ca/signing-key"))
+            return decodeStored(kv.value)!
+              .entries.find(e => e.key === "tls.key")!
+              .value.toString();
+        return "";
+      },
+    );
+    expect(seedStored).toContain("PRIVATE KEY");
+    expect(stored["openshift-service-ca/signing-key"]!["tls.key"]).toContain("PRIVATE KEY");
+    expect(stored["openshift-service-ca/signing-key"]!["tls.key"]).not.toBe(seedStored);
 
     await setStage("Idle");
     const idle = await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
@@ -540,6 +585,30 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       await api.delete(
         `/apis/policy.open-cluster-management.io/v1/namespaces/sno/policies/ztp-site.${p}`,
       );
+  });
+
+  it("fails Upgrade before the pivot, saying what to do, when the seed's etcd cannot be opened", async () => {
+    const real = etcdBinary;
+    etcdBinary = "/nonexistent/etcd";
+    try {
+      await boot();
+      await prepped();
+      await setStage("Upgrade");
+      const failed = await waitFor(
+        "UpgradeCompleted",
+        i => cond(i, "UpgradeCompleted") !== undefined,
+      );
+      expect(cond(failed, "UpgradeCompleted")).toBe("False/Failed/Upgrade failed");
+      expect(cond(failed, "UpgradeInProgress")).toMatch(
+        /^False\/Failed\/the seed's etcd in rhcos_4\.18\.1 holds certificates to regenerate, but etcd cannot be run \(.*ENOENT\): give the agent an etcd executable with --etcd$/,
+      );
+      expect(booted()).toBe("rhcos_4.17.0");
+      await setStage("Idle");
+      await waitFor("Idle after cancel", i => cond(i, "Idle") === "True/Idle/Idle");
+      expect(spoke!.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+    } finally {
+      etcdBinary = real;
+    }
   });
 
   it("fails Upgrade before the pivot when a Backup fails, and a cancel returns to Idle on the original stateroot", async () => {

@@ -26,6 +26,8 @@ export class AgentProcess {
       logFile: string;
       /** Run this compiled entry point (dist/src/cli/main.js) instead of the source through tsx. */
       compiledMain?: string;
+      /** etcd executable (--etcd), for seeds that carry etcd data. */
+      etcd?: string;
     },
     private readonly api: KubeApi,
   ) {}
@@ -45,6 +47,7 @@ export class AgentProcess {
       "--image-store",
       a.imageStore,
       ...a.insecureRegistries.flatMap(r => ["--insecure-registry", r]),
+      ...(a.etcd ? ["--etcd", a.etcd] : []),
     ];
     this.child = spawn(process.execPath, argv, { stdio: ["ignore", fd, fd] });
     closeSync(fd);

@@ -352,6 +352,8 @@ export function planRecert(opts: RecertOptions): Plan {
   const rename = renamer(opts.from, opts.to);
   const certs = new Map<string, Cert>();
   const keyTemplates = new Map<string, KeyObject>();
+  /** Public keys whose private key is on the node. */
+  const privateHere = new Set<string>();
   for (const f of files) {
     for (const b of blocks(f.text)) {
       try {
@@ -362,6 +364,7 @@ export function planRecert(opts: RecertOptions): Plan {
         } else if (b.label.endsWith("PRIVATE KEY")) {
           const k = createPrivateKey(b.pem);
           keyTemplates.set(sha256(spkiOf(k)), k);
+          privateHere.add(sha256(spkiOf(k)));
         }
       } catch (err) {
         throw new Error(`${f.path}: cannot read a ${b.label}: ${(err as Error).message}`);
@@ -413,6 +416,13 @@ export function planRecert(opts: RecertOptions): Plan {
       return c;
     }
     const selfSigned = issuer === c;
+    const issuerKept = replaced.has(issuer.fp);
+    if (!issuerKept && !privateHere.has(issuer.keyFp)) {
+      // Its issuer's key is elsewhere (an outside or public CA, in a trust bundle, say): it
+      // cannot be issued again here, and nothing of it is the seed's to redo.
+      issued.set(c.fp, c);
+      return c;
+    }
     const signer = newKey(issuer.keyFp);
     if (!signer)
       throw new Error(

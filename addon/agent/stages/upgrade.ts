@@ -26,6 +26,7 @@ import {
 import type { KubeObject } from "../../shared/kube.js";
 import { SeedFile, staterootName, type SeedClusterInfo } from "../seed/format.js";
 import { pkiProblems, pkiRoots, recert, type RecertSummary } from "../drivers/crypto.js";
+import { etcdDataDir, recertWithEtcd } from "../drivers/recert-etcd.js";
 import { keptSignersDir } from "./prep.js";
 import type { StageContext, StageOutcome } from "./context.js";
 
@@ -100,7 +101,8 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   if (extraManifests.length)
     exportInWaves(await objectsFromConfigMaps(ctx.api, extraManifests), manifestsDir(ctx, target));
   await ctx.progress("Regenerating cluster cryptography");
-  regenerateCrypto(ctx, next);
+  const cryptoFailure = await regenerateCrypto(ctx, next);
+  if (cryptoFailure) return { kind: "failed", message: cryptoFailure };
   await ctx.progress(Msg.inProgress);
   await ctx.stopPhase("PrePivot");
   // The new stateroot gets the IBU as it is; the old one a copy that reads as a failed
@@ -119,14 +121,19 @@ const RECERT_SUMMARY = join("lib", "lca", "recert.json");
 /**
  * The new stateroot gets this cluster's own keys and certificates before it ever boots (LCA
  * runs recert before the kubelet starts too): the seed's names become this cluster's and its
- * kubeconfig signers, saved during Prep, stand in for the seed's.
+ * kubeconfig signers, saved during Prep, stand in for the seed's. Where the stateroot carries
+ * the seed's etcd, what etcd holds is regenerated in the same pass (recert-etcd.ts). Returns
+ * why the Upgrade fails, when it must (no etcd to open the seed's etcd data with).
  */
-function regenerateCrypto(ctx: StageContext, next: { stateroot: string; dir: string }): void {
+async function regenerateCrypto(
+  ctx: StageContext,
+  next: { stateroot: string; dir: string },
+): Promise<string | undefined> {
   const nextVar = ctx.node.varOf(next.stateroot);
   const seed = JSON.parse(
     readFileSync(join(ctx.node.workspace(), SeedFile.manifest), "utf8"),
   ) as SeedClusterInfo;
-  const summary = recert({
+  const opts = {
     roots: pkiRoots(next.dir, nextVar),
     from: {
       hostname: seed.sno_hostname,
@@ -137,13 +144,29 @@ function regenerateCrypto(ctx: StageContext, next: { stateroot: string; dir: str
     to: ctx.node.identity(),
     keptDir: keptSignersDir(nextVar),
     stateDir: join(ctx.node.workspace(), "recert"),
-  });
+  };
+  const dataDir = etcdDataDir(nextVar);
+  let summary: RecertSummary;
+  if (dataDir) {
+    const binary = ctx.node.opts.etcdBinary ?? "etcd";
+    try {
+      summary = await recertWithEtcd({
+        ...opts,
+        dumpDir: join(ctx.node.workspace(), "recert-etcd"),
+        etcd: { dataDir, binary },
+      });
+    } catch (err) {
+      if (!/ENOENT|EACCES/.test((err as Error).message)) throw err;
+      return `the seed's etcd in ${next.stateroot} holds certificates to regenerate, but etcd cannot be run (${(err as Error).message}): give the agent an etcd executable with --etcd`;
+    }
+  } else summary = recert(opts);
   const file = join(nextVar, RECERT_SUMMARY);
   mkdirSync(join(file, ".."), { recursive: true });
   writeFileSync(`${file}.tmp`, JSON.stringify(summary));
   renameSync(`${file}.tmp`, file);
   // The kept private keys now live in the stateroot's PKI; no second copy stays behind.
   rmSync(keptSignersDir(nextVar), { recursive: true, force: true });
+  return undefined;
 }
 
 /**

@@ -1,0 +1,105 @@
+// The etcd a seed stateroot carries, as OpenShift fills it: a real kube-apiserver writes a few
+// Secrets and ConfigMaps holding the seed's PKI (a kubeconfig signer from its files, a signer
+// only etcd holds and what it signed, a CA bundle, a kubeconfig) into the stateroot's
+// /var/lib/etcd, stored as the apiserver stores them (protobuf). For tests and the demo.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { KubeApi } from "../../addon/shared/kube.js";
+import { ControlPlane } from "./controlplane.js";
+import { issue } from "./pki.js";
+
+/** The cluster name (etcd key prefix) the seed's objects are written under. */
+export const SEED_ETCD_CLUSTER = "seed";
+
+const b64 = (s: string): string => Buffer.from(s).toString("base64");
+
+/** What the seed's etcd holds, as OpenShift keeps it (names as OpenShift's). */
+async function writeObjects(api: KubeApi, pki: string, extra: string): Promise<void> {
+  const read = (f: string): string => readFileSync(f, "utf8");
+  const serviceCa = await issue(extra, "service-ca", "/CN=openshift-service-serving-signer@1", {
+    ca: true,
+  });
+  const router = await issue(extra, "router", "/CN=*.apps.seed.example.com", {
+    issuer: serviceCa,
+    sans: ["DNS:*.apps.seed.example.com"],
+  });
+  const kubeconfig = [
+    "apiVersion: v1",
+    "kind: Config",
+    "clusters:",
+    "- cluster:",
+    `    certificate-authority-data: ${b64(read(join(pki, "lb-signer.crt")))}`,
+    "    server: https://api.seed.example.com:6443",
+    "  name: lb-ext",
+    "",
+  ].join("\n");
+  const objects: Array<[string, string, object]> = [
+    [
+      "openshift-kube-apiserver-operator",
+      "secrets",
+      {
+        metadata: { name: "loadbalancer-serving-signer" },
+        type: "kubernetes.io/tls",
+        data: {
+          "tls.crt": b64(read(join(pki, "lb-signer.crt"))),
+          "tls.key": b64(read(join(pki, "lb-signer.key"))),
+        },
+      },
+    ],
+    [
+      "openshift-service-ca",
+      "secrets",
+      {
+        metadata: { name: "signing-key" },
+        type: "kubernetes.io/tls",
+        data: { "tls.crt": b64(read(serviceCa.crt)), "tls.key": b64(read(serviceCa.key)) },
+      },
+    ],
+    [
+      "openshift-ingress",
+      "secrets",
+      {
+        metadata: { name: "router-certs-default" },
+        type: "kubernetes.io/tls",
+        data: {
+          "tls.crt": b64(read(router.crt) + read(serviceCa.crt)),
+          "tls.key": b64(read(router.key)),
+        },
+      },
+    ],
+    [
+      "openshift-kube-apiserver",
+      "secrets",
+      { metadata: { name: "node-kubeconfigs" }, data: { "lb-ext.kubeconfig": b64(kubeconfig) } },
+    ],
+    [
+      "openshift-config-managed",
+      "configmaps",
+      { metadata: { name: "service-ca" }, data: { "ca-bundle.crt": read(serviceCa.crt) } },
+    ],
+    ["default", "secrets", { metadata: { name: "plain" }, data: { password: b64("hunter2") } }],
+  ];
+  for (const [ns, plural, obj] of objects) {
+    await api.request("POST", "/api/v1/namespaces", { metadata: { name: ns } });
+    const kind = plural === "secrets" ? "Secret" : "ConfigMap";
+    await api.create(`/api/v1/namespaces/${ns}/${plural}`, { apiVersion: "v1", kind, ...obj });
+  }
+}
+
+/**
+ * Fills `dataDir` (a stateroot's /var/lib/etcd) with the seed's objects; `pkiDir` is the
+ * seed's /etc/kubernetes/pki. Returns the etcd executable used (the control plane's).
+ */
+export async function writeSeedEtcd(dataDir: string, pkiDir: string): Promise<string> {
+  const extra = mkdtempSync(join(tmpdir(), "ibu-seed-etcd-"));
+  mkdirSync(dataDir, { recursive: true });
+  const cp = await ControlPlane.start({ clusters: [SEED_ETCD_CLUSTER], etcdDataDir: dataDir });
+  try {
+    await writeObjects(new KubeApi(cp.cluster(SEED_ETCD_CLUSTER).kubeConfig()), pkiDir, extra);
+    return cp.binaries.etcd;
+  } finally {
+    await cp.stop();
+    rmSync(extra, { recursive: true, force: true });
+  }
+}
