@@ -90,13 +90,21 @@ async function writeObjects(api: KubeApi, pki: string, extra: string): Promise<v
 /**
  * Fills `dataDir` (a stateroot's /var/lib/etcd) with the seed's objects; `pkiDir` is the
  * seed's /etc/kubernetes/pki. Returns the etcd executable used (the control plane's).
+ * `more` may write more objects through the same apiserver.
  */
-export async function writeSeedEtcd(dataDir: string, pkiDir: string): Promise<string> {
+export async function writeSeedEtcd(
+  dataDir: string,
+  pkiDir: string,
+  /** More objects to write (benchmarks fill etcd to a real cluster's size). */
+  more?: (api: KubeApi) => Promise<void>,
+): Promise<string> {
   const extra = mkdtempSync(join(tmpdir(), "ibu-seed-etcd-"));
   mkdirSync(dataDir, { recursive: true });
   const cp = await ControlPlane.start({ clusters: [SEED_ETCD_CLUSTER], etcdDataDir: dataDir });
   try {
-    await writeObjects(new KubeApi(cp.cluster(SEED_ETCD_CLUSTER).kubeConfig()), pkiDir, extra);
+    const api = new KubeApi(cp.cluster(SEED_ETCD_CLUSTER).kubeConfig());
+    await writeObjects(api, pkiDir, extra);
+    await more?.(api);
     return cp.binaries.etcd;
   } finally {
     await cp.stop();
