@@ -76,6 +76,20 @@ try {
   saveSigners(tree(orig), kept);
   const counts = fingerprints(tree(seed));
 
+  const identities = {
+    from: {
+      hostname: "seed",
+      clusterName: "seed",
+      baseDomain: "example.com",
+      nodeIps: ["192.0.2.10"],
+    },
+    to: {
+      hostname: "sno-1",
+      clusterName: "sno-1",
+      baseDomain: "example.com",
+      nodeIps: ["192.0.2.21"],
+    },
+  };
   const ours: number[] = [];
   for (let i = 0; i < RUNS; i++) {
     const target = join(work, `run-${i}`);
@@ -83,18 +97,7 @@ try {
     const t0 = performance.now();
     recert({
       roots: tree(target),
-      from: {
-        hostname: "seed",
-        clusterName: "seed",
-        baseDomain: "example.com",
-        nodeIps: ["192.0.2.10"],
-      },
-      to: {
-        hostname: "sno-1",
-        clusterName: "sno-1",
-        baseDomain: "example.com",
-        nodeIps: ["192.0.2.21"],
-      },
+      ...identities,
       keptDir: kept,
       stateDir: join(work, `state-${i}`),
     });
@@ -183,18 +186,7 @@ try {
     const t0 = performance.now();
     const summary = await recertWithEtcd({
       roots: tree(target),
-      from: {
-        hostname: "seed",
-        clusterName: "seed",
-        baseDomain: "example.com",
-        nodeIps: ["192.0.2.10"],
-      },
-      to: {
-        hostname: "sno-1",
-        clusterName: "sno-1",
-        baseDomain: "example.com",
-        nodeIps: ["192.0.2.21"],
-      },
+      ...identities,
       keptDir: kept,
       stateDir: join(work, `etcd-state-${i}`),
       dumpDir: join(work, `etcd-dump-${i}`),
