@@ -845,6 +845,48 @@ export class IbuAddon extends Construct {
             resources: ["policies"],
             verbs: ["list"],
           },
+          // LCA's cluster configuration across the pivot: read before it, merge-patched back
+          // after it, each object by name where the kind allows (mirror sets may be new).
+          {
+            apiGroups: [""],
+            resources: ["secrets"],
+            verbs: ["patch"],
+            resourceNames: ["pull-secret"],
+          },
+          {
+            apiGroups: [""],
+            resources: ["configmaps"],
+            verbs: ["patch"],
+            resourceNames: ["user-ca-bundle"],
+          },
+          {
+            apiGroups: ["config.openshift.io"],
+            resources: ["proxies"],
+            verbs: ["get", "patch"],
+            resourceNames: ["cluster"],
+          },
+          {
+            apiGroups: ["config.openshift.io"],
+            resources: ["clusterversions"],
+            verbs: ["patch"],
+            resourceNames: ["version"],
+          },
+          {
+            apiGroups: ["config.openshift.io"],
+            resources: ["imagedigestmirrorsets"],
+            verbs: ["get", "list", "create", "patch"],
+          },
+          {
+            apiGroups: ["operator.openshift.io"],
+            resources: ["imagecontentsourcepolicies"],
+            verbs: ["get", "list", "create", "patch"],
+          },
+          {
+            apiGroups: ["machineconfiguration.openshift.io"],
+            resources: ["machineconfigs"],
+            verbs: ["get", "patch"],
+            resourceNames: ["99-master-ssh", "99-worker-ssh"],
+          },
           // Prep's dry-run of extra manifests whose namespace the content itself creates: the
           // namespace is created for the dry run and deleted afterwards, as LCA does.
           { apiGroups: [""], resources: ["namespaces"], verbs: ["get", "create", "delete"] },

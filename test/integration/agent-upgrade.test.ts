@@ -233,7 +233,29 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     bootedDeployment(spoke!.ostree, new SandboxBoot(spoke!.dir, () => undefined))?.stateroot;
 
   it("upgrades: Prep, Upgrade pivots into the new stateroot, finalize removes the old one", async () => {
-    await boot();
+    // The cluster's own configuration (LCA's cluster-configuration): a pull secret and a user
+    // CA bundle. The pivot brings the seed's values back (the whileOff hook stands in for the
+    // seed's etcd), and the agent must put the cluster's in place again.
+    await ensureNamespace("openshift-config");
+    const dockerconfig = (who: string): string =>
+      Buffer.from(JSON.stringify({ auths: { "quay.example.com": { auth: who } } })).toString(
+        "base64",
+      );
+    const pullSecret = "/api/v1/namespaces/openshift-config/secrets/pull-secret";
+    await api.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "pull-secret", namespace: "openshift-config" },
+      type: "kubernetes.io/dockerconfigjson",
+      data: { ".dockerconfigjson": dockerconfig("the-cluster") },
+    });
+    await boot(async () => {
+      const s = (await api.get<{ data: Record<string, string> }>(pullSecret))!;
+      await api.replace(pullSecret, {
+        ...s,
+        data: { ".dockerconfigjson": dockerconfig("the-seed"), "seed-only": "eA==" },
+      });
+    });
     await prepped();
 
     await setStage("Upgrade");
@@ -242,6 +264,14 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       i => cond(i, "UpgradeCompleted") !== undefined,
       60_000,
     );
+    const restored = await api.get<{ data: Record<string, string> }>(pullSecret);
+    expect(restored?.data[".dockerconfigjson"]).toBe(dockerconfig("the-cluster"));
+    expect(restored?.data["seed-only"]).toBe("eA=="); // merged into, as oc apply does
+    const newVar = join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var");
+    expect(existsSync(join(newVar, "opt", "openshift", "cluster-configuration"))).toBe(false);
+    // The node's own host name went into the new deployment before it booted.
+    const newDeployment = spoke!.ostree.deployments().find(d => d.stateroot === "rhcos_4.18.1")!;
+    expect(readFileSync(join(newDeployment.dir, "etc", "hostname"), "utf8").trim()).toBe("sno-1");
     expect(cond(done, "UpgradeCompleted")).toBe("True/Completed/Upgrade completed");
     expect(cond(done, "UpgradeInProgress")).toBe("False/Completed/Upgrade completed");
     expect(sandbox!.reboots).toBe(1);

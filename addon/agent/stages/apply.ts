@@ -86,7 +86,15 @@ const ok = (res: ApiResponse): boolean => res.status === 200 || res.status === 2
 export async function applyManifest(
   api: KubeApi,
   manifest: KubeObject,
-  dryRun = false,
+  opts: {
+    /** Try it with `?dryRun=All`: nothing is stored. */
+    readonly dryRun?: boolean;
+    /**
+     * Update an existing object with a JSON merge patch of the manifest (maps merged, lists
+     * replaced), as `oc apply` sets what it names on an object it did not create.
+     */
+    readonly mergePatch?: boolean;
+  } = {},
 ): Promise<ApplyProblem> {
   // The server's fields of a copied object would make a create fail; LCA drops them too.
   const metadata = { ...manifest.metadata };
@@ -104,10 +112,15 @@ export async function applyManifest(
       };
     throw err;
   }
-  const q = dryRun ? "?dryRun=All" : "";
+  const q = opts.dryRun ? "?dryRun=All" : "";
   const existing = await api.get<KubeObject>(path);
   const [verb, res] = existing
-    ? await update(api, `${path}${q}`, manifest, existing)
+    ? opts.mergePatch
+      ? ([
+          "patch",
+          await api.request("PATCH", `${path}${q}`, manifest, "application/merge-patch+json"),
+        ] as const)
+      : await update(api, `${path}${q}`, manifest, existing)
     : ["create", await api.request("POST", `${await api.pathOf(manifest, true)}${q}`, manifest)];
   if (ok(res)) return undefined;
   const message = `failed to ${verb} manifest ${manifest.kind} called ${manifest.metadata?.name ?? ""}: ${messageOf(res)}`;

@@ -18,6 +18,7 @@ import {
   runInWaves,
 } from "./oadp.js";
 import { applyManifest } from "./apply.js";
+import { applyClusterConfig, clusterConfigDir, exportClusterConfig } from "./cluster-config.js";
 import {
   ManifestCountError,
   MANIFEST_COUNT_ANNOTATION,
@@ -100,6 +101,12 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   exportGroups(fromPolicies, policyManifestsDir(ctx, target));
   if (extraManifests.length)
     exportInWaves(await objectsFromConfigMaps(ctx.api, extraManifests), manifestsDir(ctx, target));
+  await ctx.progress("Exporting Cluster configuration");
+  await exportClusterConfig(
+    ctx.api,
+    { deploymentDir: ctx.node.booted().dir },
+    { deploymentDir: next.dir, staterootVar: ctx.node.varOf(target) },
+  );
   await ctx.progress("Regenerating cluster cryptography");
   const cryptoFailure = await regenerateCrypto(ctx, next);
   if (cryptoFailure) return { kind: "failed", message: cryptoFailure };
@@ -229,6 +236,29 @@ async function autoRollback(ctx: StageContext, message: string): Promise<StageOu
   return { kind: "rebooting" };
 }
 
+/**
+ * Our part of LCA's post-pivot reconfiguration (its installation-configuration unit): the crypto
+ * check, then the cluster's configuration applied again. A failure rolls back automatically
+ * unless post-reboot-config is Disabled; an API error that may pass is shown and retried.
+ */
+async function postPivotReconfiguration(ctx: StageContext): Promise<StageOutcome | undefined> {
+  const fail = (why: string): Promise<StageOutcome> =>
+    ctx.ibu.metadata.annotations?.[Annotation.autoRollbackPostRebootConfig] === DISABLED
+      ? Promise.resolve({ kind: "failed", message: why })
+      : autoRollback(ctx, `Rollback due to postpivot failure: ${why}`);
+  const crypto = cryptoProblem(ctx);
+  if (crypto) return fail(crypto);
+  const booted = ctx.node.booted().stateroot;
+  if (!existsSync(clusterConfigDir(ctx.node.varOf(booted)))) return undefined;
+  await ctx.progress("Applying Cluster configuration");
+  const problem = await applyClusterConfig(ctx.node.varOf(booted), ctx.api);
+  if (!problem) return undefined;
+  const why = `failed to apply manifests, err: ${problem.message}`;
+  if (problem.kind !== "other") return fail(why);
+  await ctx.progress(`Applying Cluster configuration: Failure occurred: ${why}`);
+  return { kind: "waiting" };
+}
+
 /** A terminal post-pivot failure: roll back automatically unless upgrade-completion is Disabled. */
 function postPivotFailure(
   ctx: StageContext,
@@ -284,13 +314,8 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
       `Rollback due to LCA Init Monitor timeout, after ${goDuration(timeout)}`,
     );
   }
-  const crypto = cryptoProblem(ctx);
-  if (crypto) {
-    // LCA's post-pivot reconfiguration failing: auto-rollback unless post-reboot-config is Disabled.
-    if (ctx.ibu.metadata.annotations?.[Annotation.autoRollbackPostRebootConfig] === DISABLED)
-      return { kind: "failed", message: crypto };
-    return autoRollback(ctx, `Rollback due to postpivot failure: ${crypto}`);
-  }
+  const reconfig = await postPivotReconfiguration(ctx);
+  if (reconfig) return reconfig;
   // LCA: the mandatory checks before the manifests and Restores, the deferred ones after.
   const unstable = await ctx.health("mandatory");
   if (unstable) {

@@ -256,7 +256,7 @@ async function checkManifest(api: KubeApi, m: Manifest, state: ExtraState): Prom
   }
   if (!(await namespaceReady(api, m, state))) return;
   // A dry run of what the agent does after the pivot: create, replace or merge.
-  const problem = await applyManifest(api, m, true);
+  const problem = await applyManifest(api, m, { dryRun: true });
   if (problem?.kind === "unserved")
     state.warnings.push(`${kind}[${name}] - CRD not deployed on cluster`);
   else if (problem?.kind === "invalid")
