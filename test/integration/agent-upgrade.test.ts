@@ -76,7 +76,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     await Promise.all([cp?.stop(), registry?.stop(), seedCluster?.remove()]);
   });
 
-  async function boot(whileOff?: (reboot: number) => void): Promise<void> {
+  async function boot(whileOff?: (reboot: number) => void | Promise<void>): Promise<void> {
     await api.delete(IBU); // each test starts from a fresh cluster state
     // Events of earlier tests go: each test sees the Reboot events of its own node only.
     await api.request("DELETE", "/apis/events.k8s.io/v1/namespaces/default/events");
