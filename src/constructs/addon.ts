@@ -35,6 +35,7 @@ export const AGENT_SPOKE_ROLE = AGENT_NAME;
 const HUB_TLS_SECRET = "ibu-gitops-hub-tls";
 const HUB_TLS_MOUNT = "/var/run/ibu-gitops/tls";
 export const AGENT_EXTRA_MANIFESTS_ROLE = `${AGENT_NAME}-extra-manifests`;
+export const AGENT_OADP_ROLE = `${AGENT_NAME}-oadp`;
 export const AGENT_HUB_ROLE = `${AGENT_NAME}-hub`;
 export const ADDON_MANAGER_ROLE = `${ADDON_NAME}-addon-manager`;
 export const HUB_NAME = `${ADDON_NAME}-hub`;
@@ -893,6 +894,30 @@ export class IbuAddon extends Construct {
         ],
       },
       binding(AGENT_SPOKE_ROLE),
+      {
+        apiVersion: `${RBAC_GROUP}/v1`,
+        kind: "ClusterRole",
+        metadata: {
+          name: AGENT_OADP_ROLE,
+          labels: labels(AGENT_OADP_ROLE),
+          annotations: {
+            // After the pivot the seed's API state has neither this cluster's
+            // DataProtectionApplication nor the credentials its backup locations name (a name
+            // the user picks), and the Restores need both, so they are written back.
+            "ibu-gitops.dev/why":
+              "puts back OADP's DataProtectionApplication and its credential Secrets (names the user picks) after the pivot, before the Restores; LCA itself has cluster-admin",
+          },
+        },
+        rules: [
+          { apiGroups: [""], resources: ["secrets"], verbs: ["create", "patch"] },
+          {
+            apiGroups: ["oadp.openshift.io"],
+            resources: ["dataprotectionapplications"],
+            verbs: ["get", "create", "patch"],
+          },
+        ],
+      },
+      binding(AGENT_OADP_ROLE),
     ];
     if (this.addon.extraManifests) {
       manifests.push(

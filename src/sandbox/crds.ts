@@ -156,6 +156,8 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
       { file: "config/crd/v1/bases/velero.io_backups.yaml", sets: ["spoke"] },
       { file: "config/crd/v1/bases/velero.io_restores.yaml", sets: ["spoke"] },
       { file: "config/crd/v1/bases/velero.io_deletebackuprequests.yaml", sets: ["spoke"] },
+      // Where OADP's DataProtectionApplication points Velero (LCA's health check reads it).
+      { file: "config/crd/v1/bases/velero.io_backupstoragelocations.yaml", sets: [] },
     ],
   },
   {

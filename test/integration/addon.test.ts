@@ -268,7 +268,9 @@ describe("the generated addon (examples/fleet.yaml), on real apiservers", () => 
       "ServiceAccount",
       "ClusterRole",
       "ClusterRoleBinding",
-      "ClusterRole",
+      "ClusterRole", // OADP's configuration
+      "ClusterRoleBinding",
+      "ClusterRole", // extra manifests
       "ClusterRoleBinding",
       "Deployment",
     ]);

@@ -13,8 +13,12 @@ import { fingerprints, pkiRoots } from "../../addon/agent/drivers/crypto.js";
 import { run } from "../../addon/agent/exec.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
-import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
-import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
+import { loadOwnCrds, loadThirdPartyCrds, type Crd } from "../support/crds.js";
+import {
+  OADP_DPA_CRD_STANDIN,
+  VELERO_PHASE_ANNOTATION,
+  VeleroPhaseFixture,
+} from "../support/velero-fixture.js";
 import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
 import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
@@ -49,10 +53,15 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     // Velero's kinds, and ACM's Policy (the replicated policies LCA reads policy manifests from).
     const thirdParty = (await loadThirdPartyCrds()).filter(
       s =>
-        s.crd.spec.group === "velero.io" ||
+        s.crd.spec.group === "velero.io" || // Backups, Restores, BackupStorageLocations ...
         s.crd.metadata.name === "policies.policy.open-cluster-management.io",
     );
-    await cp.cluster("sno").installCrds([...loadOwnCrds(), ...thirdParty].map(s => s.crd));
+    await cp
+      .cluster("sno")
+      .installCrds([
+        ...[...loadOwnCrds(), ...thirdParty].map(s => s.crd),
+        OADP_DPA_CRD_STANDIN as unknown as Crd,
+      ]);
     // The seed carries its etcd, holding PKI too (Secrets, ConfigMaps), as OpenShift's does.
     const seedDeployment = seedCluster.ostree.deployments()[0]!;
     etcdBinary = await writeSeedEtcd(
@@ -126,6 +135,52 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     });
   }
 
+  const dpas =
+    "/apis/oadp.openshift.io/v1alpha1/namespaces/openshift-adp/dataprotectionapplications";
+  const creds = "/api/v1/namespaces/openshift-adp/secrets";
+  const cloud = Buffer.from("[default]\naws_access_key_id=the-cluster").toString("base64");
+
+  /**
+   * OADP as the cluster has it (LCA wants exactly one DataProtectionApplication with OADP
+   * content): the DPA, reconciled, its credentials and its available storage location.
+   */
+  async function ensureDpa(): Promise<void> {
+    await ensureNamespace("openshift-adp");
+    if (await api.get(`${dpas}/dpa`)) return;
+    await api.create(dpas, {
+      apiVersion: "oadp.openshift.io/v1alpha1",
+      kind: "DataProtectionApplication",
+      metadata: { name: "dpa", namespace: "openshift-adp" },
+      spec: {
+        backupLocations: [
+          {
+            velero: {
+              provider: "aws",
+              credential: { name: "cloud-credentials", key: "cloud" },
+              objectStorage: { bucket: "backups", prefix: "sno-1" },
+            },
+          },
+        ],
+      },
+      status: { conditions: [{ type: "Reconciled", status: "True", reason: "Complete" }] },
+    });
+    await api.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "cloud-credentials", namespace: "openshift-adp" },
+      data: { cloud },
+    });
+    await api
+      .create("/apis/velero.io/v1/namespaces/openshift-adp/backupstoragelocations", {
+        apiVersion: "velero.io/v1",
+        kind: "BackupStorageLocation",
+        metadata: { name: "dpa-1", namespace: "openshift-adp" },
+        spec: { provider: "aws", objectStorage: { bucket: "backups" } },
+        status: { phase: "Available" },
+      })
+      .catch(() => undefined); // already there
+  }
+
   /** The oadp-cm ConfigMap (a Backup/Restore pair per name) and an extra-manifests ConfigMap. */
   async function writeManifests(
     pairs: Array<{
@@ -136,7 +191,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       applyLabel?: string;
     }>,
   ): Promise<void> {
-    await ensureNamespace("openshift-adp");
+    await ensureDpa();
     await ensureNamespace("openshift-lifecycle-agent");
     const docs = pairs.flatMap(p => [
       {
@@ -432,7 +487,12 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         spec: {},
         status: { phase: "Completed" },
       });
-      await boot();
+      // OADP's configuration (ensureDpa): the seed's API state has neither the
+      // DataProtectionApplication nor its credentials (the whileOff hook removes them).
+      await boot(async () => {
+        await api.delete(`${dpas}/dpa`);
+        await api.delete(`${creds}/cloud-credentials`);
+      });
       await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...manifestSpec });
       await waitFor(
         "PrepCompleted",
@@ -485,6 +545,16 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         (await api.get<{ data: object }>("/api/v1/namespaces/default/configmaps/site-config"))
           ?.data,
       ).toEqual({ applied: "after the pivot" });
+      // OADP's configuration was put back after the pivot, before the Restores.
+      const dpa = await api.get<{ spec: { backupLocations: Array<{ velero: object }> } }>(
+        `${dpas}/dpa`,
+      );
+      expect(dpa?.spec.backupLocations[0]?.velero).toMatchObject({
+        objectStorage: { prefix: "sno-1" },
+      });
+      expect(
+        (await api.get<{ data: { cloud: string } }>(`${creds}/cloud-credentials`))?.data.cloud,
+      ).toBe(cloud);
       await setStage("Idle");
       await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
       const dbrs = await api.get<{ items: Array<{ spec: { backupName: string } }> }>(
@@ -678,7 +748,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
   });
 
   it("fails Prep when OADP content does not pair every Backup with a Restore (LCA's message)", async () => {
-    await ensureNamespace("openshift-adp");
+    await ensureDpa();
     const lonely = {
       apiVersion: "velero.io/v1",
       kind: "Backup",
@@ -700,6 +770,21 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     expect(cond(failed, "PrepInProgress")).toBe(
       "False/Failed/failed to validate IBU spec: failed to validate oadp configMap: Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.",
     );
+  });
+
+  it("fails Prep with OADP content but no DataProtectionApplication (LCA's message)", async () => {
+    await writeManifests([{ name: "app", wave: "1" }]);
+    await api.delete(`${dpas}/dpa`);
+    try {
+      await boot();
+      await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...manifestSpec });
+      const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+      expect(cond(failed, "PrepInProgress")).toBe(
+        "False/Failed/failed to validate IBU spec: failed to validate oadp configMap: No DataProtectionApplication CR found in the openshift-adp",
+      );
+    } finally {
+      await ensureDpa();
+    }
   });
 
   async function clearVelero(): Promise<void> {

@@ -1,7 +1,11 @@
-// Test fixture standing in for Velero, which cannot run here: it moves every Backup and
-// Restore in openshift-adp to phase Completed, or to the phase named by the annotation
-// `test.ibu-gitops.dev/velero-phase` (Failed, PartiallyFailed, ...), and processes each
-// DeleteBackupRequest there by deleting the Backup it names. Nothing else.
+// Test fixture standing in for Velero and the OADP operator, which cannot run here: it moves
+// every Backup and Restore in openshift-adp to phase Completed, or to the phase named by the
+// annotation `test.ibu-gitops.dev/velero-phase` (Failed, PartiallyFailed, ...); processes each
+// DeleteBackupRequest there by deleting the Backup it names; and marks each
+// DataProtectionApplication Reconciled, with an Available BackupStorageLocation of its name.
+// Nothing else. OADP_DPA_CRD_STANDIN is the DataProtectionApplication kind for test clusters:
+// the OADP operator's Go module (and its CRD) is not served by the module proxy here, so this
+// is our own minimal definition of it (OADP's group, version, names and scope; open schema).
 import type { KubeApi } from "../../addon/shared/kube.js";
 import { sleep } from "../../addon/shared/kube.js";
 
@@ -26,6 +30,7 @@ export class VeleroPhaseFixture {
         for (const plural of ["backups", "restores"])
           await this.advance(plural).catch(() => undefined);
         await this.processDeletes().catch(() => undefined);
+        await this.reconcileDpas().catch(() => undefined);
         await sleep(200, this.abort.signal);
       }
     })();
@@ -63,8 +68,62 @@ export class VeleroPhaseFixture {
     }
   }
 
+  private async reconcileDpas(): Promise<void> {
+    const base =
+      "/apis/oadp.openshift.io/v1alpha1/namespaces/openshift-adp/dataprotectionapplications";
+    const list = await this.api.get<{ items: Array<Obj & { status?: { conditions?: object[] } }> }>(
+      base,
+    );
+    for (const d of list?.items ?? []) {
+      if (d.status?.conditions?.length) continue;
+      const bsls = "/apis/velero.io/v1/namespaces/openshift-adp/backupstoragelocations";
+      const name = `${d.metadata.name}-1`;
+      // Velero's CRDs have no status subresource: the status goes in with the object.
+      await this.api
+        .create(bsls, {
+          apiVersion: "velero.io/v1",
+          kind: "BackupStorageLocation",
+          metadata: { name, namespace: "openshift-adp" },
+          spec: { provider: "aws", objectStorage: { bucket: "stand-in" } },
+          status: { phase: "Available" },
+        })
+        .catch(() => undefined); // already there
+      await this.api.replace(`${base}/${d.metadata.name}`, {
+        ...d,
+        status: { conditions: [{ type: "Reconciled", status: "True", reason: "Complete" }] },
+      });
+    }
+  }
+
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
   }
 }
+
+export const OADP_DPA_CRD_STANDIN = {
+  apiVersion: "apiextensions.k8s.io/v1",
+  kind: "CustomResourceDefinition",
+  metadata: { name: "dataprotectionapplications.oadp.openshift.io" },
+  spec: {
+    group: "oadp.openshift.io",
+    names: {
+      kind: "DataProtectionApplication",
+      listKind: "DataProtectionApplicationList",
+      plural: "dataprotectionapplications",
+      singular: "dataprotectionapplication",
+      shortNames: ["dpa"],
+    },
+    scope: "Namespaced",
+    versions: [
+      {
+        name: "v1alpha1",
+        served: true,
+        storage: true,
+        schema: {
+          openAPIV3Schema: { type: "object", "x-kubernetes-preserve-unknown-fields": true },
+        },
+      },
+    ],
+  },
+} as const;

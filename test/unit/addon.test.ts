@@ -7,6 +7,7 @@ import { parseFleet } from "../../src/fleet/load.js";
 import {
   ADDON_FILES,
   AGENT_EXTRA_MANIFESTS_ROLE,
+  AGENT_OADP_ROLE,
   AGENT_HUB_ROLE,
   addonTemplateName,
 } from "../../src/constructs/addon.js";
@@ -344,8 +345,22 @@ describe("the generated addon", () => {
       verbs: string[];
     }>;
     expect(rules.flatMap(r => r.apiGroups)).not.toContain("*");
-    const secrets = rules.find(r => r.resources.includes("secrets"))!;
-    expect(secrets.verbs).toEqual(["get"]);
+    // Secrets: read by name; written only the pull secret, by name (cluster configuration).
+    const secrets = rules.filter(r => r.resources.includes("secrets"));
+    expect(secrets.map(r => [r.verbs, (r as { resourceNames?: string[] }).resourceNames])).toEqual([
+      [["get"], undefined],
+      [["patch"], ["pull-secret"]],
+    ]);
+    // OADP's credentials are the one place Secrets of any name are written: a role of its own.
+    const oadp = find(spoke, "ClusterRole", AGENT_OADP_ROLE);
+    expect(oadp.metadata.annotations?.["ibu-gitops.dev/why"]).toContain(
+      "DataProtectionApplication",
+    );
+    expect(oadp.rules).toContainEqual({
+      apiGroups: [""],
+      resources: ["secrets"],
+      verbs: ["create", "patch"],
+    });
     const configmaps = rules.find(r => r.resources.includes("configmaps"))!;
     expect(configmaps.verbs).toEqual(["get", "list", "watch"]);
     const extra = find(spoke, "ClusterRole", AGENT_EXTRA_MANIFESTS_ROLE);

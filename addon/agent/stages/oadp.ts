@@ -336,3 +336,91 @@ export async function deleteBackups(api: KubeApi): Promise<void> {
       });
   }
 }
+
+// ---------------------------------------------------------------- OADP's own configuration
+
+const DPAS = `/apis/oadp.openshift.io/v1alpha1/namespaces/${OADP_NAMESPACE}/dataprotectionapplications`;
+
+/** Where the DataProtectionApplication and its credentials go in a stateroot's /var (LCA's). */
+export const oadpConfigDirs = (staterootVar: string): { dpa: string; secret: string } => ({
+  dpa: join(staterootVar, "opt", "OADP", "dpa"),
+  secret: join(staterootVar, "opt", "OADP", "secret"),
+});
+
+type Dpa = KubeObject & {
+  metadata: { name: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  spec?: { backupLocations?: Array<{ velero?: { credential?: { name?: string } } }> };
+};
+
+/** A problem with OADP's configuration that fails the Upgrade (LCA's messages). */
+export class OadpConfigError extends Error {}
+
+/**
+ * LCA's ExportOadpConfigurationToDir: the seed's API state has no DataProtectionApplication of
+ * this cluster's, so the one in openshift-adp and the credential Secrets its backup locations
+ * name go into the new stateroot, to be put back after the pivot before the Restores run.
+ * Nothing where OADP is not installed (the kind is not served) or has no DPA.
+ */
+export async function exportOadpConfiguration(api: KubeApi, staterootVar: string): Promise<void> {
+  const dpas = await api.list<Dpa>(DPAS).catch((err: unknown) => {
+    if (err instanceof ApiError && err.status === 404) return [];
+    throw err;
+  });
+  if (!dpas.length) return;
+  if (dpas.length > 1)
+    throw new OadpConfigError(
+      `Only one DataProtectionApplication CR is allowed in the ${OADP_NAMESPACE}`,
+    );
+  const dpa = dpas[0]!;
+  const secrets: KubeObject[] = [];
+  const names = new Set(
+    (dpa.spec?.backupLocations ?? []).flatMap(l => l.velero?.credential?.name ?? []),
+  );
+  for (const name of names) {
+    const s = await api.get<KubeObject & { type?: string; data?: object }>(
+      `/api/v1/namespaces/${OADP_NAMESPACE}/secrets/${name}`,
+    );
+    if (!s)
+      throw new OadpConfigError(
+        `failed to get storageSecret: secrets "${name}" not found (named by DataProtectionApplication ${dpa.metadata.name})`,
+      );
+    secrets.push({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name, namespace: OADP_NAMESPACE, labels: s.metadata?.labels },
+      type: s.type,
+      data: s.data,
+    });
+  }
+  const dirs = oadpConfigDirs(staterootVar);
+  exportGroups([secrets], dirs.secret);
+  exportGroups(
+    [
+      [
+        {
+          apiVersion: dpa.apiVersion,
+          kind: dpa.kind,
+          metadata: {
+            name: dpa.metadata.name,
+            namespace: OADP_NAMESPACE,
+            ...(dpa.metadata.labels ? { labels: dpa.metadata.labels } : {}),
+            ...(dpa.metadata.annotations ? { annotations: dpa.metadata.annotations } : {}),
+          },
+          spec: dpa.spec,
+        },
+      ],
+    ],
+    dirs.dpa,
+  );
+}
+
+/** The DataProtectionApplication saved before the pivot, if any. */
+export function savedDpa(staterootVar: string): KubeObject | undefined {
+  return importWaves(oadpConfigDirs(staterootVar).dpa).flat()[0];
+}
+
+/** The saved credentials first, then the DataProtectionApplication: what to put back. */
+export function savedOadpConfiguration(staterootVar: string): KubeObject[] {
+  const dirs = oadpConfigDirs(staterootVar);
+  return [...importWaves(dirs.secret).flat(), ...importWaves(dirs.dpa).flat()];
+}

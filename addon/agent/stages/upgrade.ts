@@ -8,6 +8,10 @@ import { join } from "node:path";
 import { failStage, nowTimestamp } from "../stage-machine.js";
 import { Annotation, Msg, type Ibu } from "../ibu-types.js";
 import {
+  exportOadpConfiguration,
+  OadpConfigError,
+  savedDpa,
+  savedOadpConfiguration,
   CLUSTER_ID_LABEL,
   clusterId,
   exportGroups,
@@ -17,14 +21,14 @@ import {
   objectsFromConfigMaps,
   runInWaves,
 } from "./oadp.js";
-import { applyManifest } from "./apply.js";
+import { applyManifest, type ApplyProblem } from "./apply.js";
 import { applyClusterConfig, clusterConfigDir, exportClusterConfig } from "./cluster-config.js";
 import {
   ManifestCountError,
   MANIFEST_COUNT_ANNOTATION,
   policyManifests,
 } from "./policy-manifests.js";
-import type { KubeObject } from "../../shared/kube.js";
+import { ApiError, type KubeObject } from "../../shared/kube.js";
 import { SeedFile, staterootName, type SeedClusterInfo } from "../seed/format.js";
 import { pkiProblems, pkiRoots, recert, type RecertSummary } from "../drivers/crypto.js";
 import { etcdDataDir, recertWithEtcd } from "../drivers/recert-etcd.js";
@@ -81,6 +85,12 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
       return { kind: "waiting" };
     }
     await ctx.progress("Exporting Application Configuration");
+    try {
+      await exportOadpConfiguration(ctx.api, ctx.node.varOf(target));
+    } catch (err) {
+      if (!(err instanceof OadpConfigError)) throw err;
+      return { kind: "failed", message: err.message };
+    }
     exportInWaves(content.restores, restoresDir(ctx, target));
   }
   await ctx.progress("Exporting Policy and Config Manifests");
@@ -248,15 +258,50 @@ async function postPivotReconfiguration(ctx: StageContext): Promise<StageOutcome
       : autoRollback(ctx, `Rollback due to postpivot failure: ${why}`);
   const crypto = cryptoProblem(ctx);
   if (crypto) return fail(crypto);
-  const booted = ctx.node.booted().stateroot;
-  if (!existsSync(clusterConfigDir(ctx.node.varOf(booted)))) return undefined;
-  await ctx.progress("Applying Cluster configuration");
-  const problem = await applyClusterConfig(ctx.node.varOf(booted), ctx.api);
+  const bootedVar = ctx.node.varOf(ctx.node.booted().stateroot);
+  let problem: ApplyProblem;
+  if (existsSync(clusterConfigDir(bootedVar))) {
+    await ctx.progress("Applying Cluster configuration");
+    problem = await applyClusterConfig(bootedVar, ctx.api);
+  }
+  // OADP's credentials and DataProtectionApplication, put back before the Restores need them.
+  const oadpApplied = join(bootedVar, "opt", "OADP", "configuration-applied");
+  const oadp = savedOadpConfiguration(bootedVar);
+  if (!problem && oadp.length && !existsSync(oadpApplied)) {
+    await ctx.progress("Applying Application configuration");
+    for (const obj of oadp) {
+      problem = await applyManifest(ctx.api, obj, { mergePatch: true });
+      if (problem) break;
+    }
+    if (!problem) writeFileSync(oadpApplied, new Date().toISOString());
+  }
   if (!problem) return undefined;
   const why = `failed to apply manifests, err: ${problem.message}`;
   if (problem.kind !== "other") return fail(why);
-  await ctx.progress(`Applying Cluster configuration: Failure occurred: ${why}`);
+  await ctx.progress(`Applying configuration: Failure occurred: ${why}`);
   return { kind: "waiting" };
+}
+
+/**
+ * LCA's EnsureOadpConfiguration: the DataProtectionApplication saved before the pivot must be
+ * there before Restores run; if it is not, the upgrade fails and rolls back.
+ */
+async function ensureOadpConfiguration(ctx: StageContext): Promise<StageOutcome | undefined> {
+  const dpa = savedDpa(ctx.node.varOf(ctx.node.booted().stateroot));
+  if (!dpa) return undefined;
+  const found = await ctx.api
+    .pathOf(dpa)
+    .then(path => ctx.api.get(path))
+    .catch((err: unknown) => {
+      if (err instanceof ApiError && err.status === 404) return undefined; // OADP not served
+      throw err;
+    });
+  if (found) return undefined;
+  return postPivotFailure(
+    ctx,
+    `DataProtectionApplication ${dpa.metadata?.name ?? ""} is not found`,
+    "missing DataProtectionApplication",
+  );
 }
 
 /** A terminal post-pivot failure: roll back automatically unless upgrade-completion is Disabled. */
@@ -322,6 +367,8 @@ async function postPivot(ctx: StageContext): Promise<StageOutcome> {
     await ctx.progress(`Waiting for system to stabilize: ${unstable}`);
     return { kind: "waiting" };
   }
+  const noDpa = await ensureOadpConfiguration(ctx);
+  if (noDpa) return noDpa;
   const booted = ctx.node.booted().stateroot;
   for (const [what, dir] of [
     ["Policy", policyManifestsDir(ctx, booted)],
