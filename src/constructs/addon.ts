@@ -804,6 +804,8 @@ export class IbuAddon extends Construct {
             resources: ["deletebackuprequests"],
             verbs: ["get", "create"],
           },
+          // LVMS volumes set to Retain around the Backups and Restores, then back (LCA's).
+          { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["list", "patch"] },
           // Events about the upgrade.
           { apiGroups: ["", "events.k8s.io"], resources: ["events"], verbs: ["create", "patch"] },
           // LCA's health checks before Prep, Upgrade and finalize: read only, by list.

@@ -489,7 +489,37 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       });
       // OADP's configuration (ensureDpa): the seed's API state has neither the
       // DataProtectionApplication nor its credentials (the whileOff hook removes them).
+      // Two volumes: one LVMS provisioned (Retain across the upgrade, then Delete again, as LCA
+      // does), one from elsewhere (left alone).
+      const pv = (name: string, provisioner: string): object => ({
+        apiVersion: "v1",
+        kind: "PersistentVolume",
+        metadata: { name, annotations: { "pv.kubernetes.io/provisioned-by": provisioner } },
+        spec: {
+          capacity: { storage: "1Gi" },
+          accessModes: ["ReadWriteOnce"],
+          persistentVolumeReclaimPolicy: "Delete",
+          hostPath: { path: `/var/${name}` },
+        },
+      });
+      const pvPolicy = async (name: string): Promise<string> => {
+        const v = await api.get<{
+          metadata: { annotations?: Record<string, string> };
+          spec: { persistentVolumeReclaimPolicy: string };
+        }>(`/api/v1/persistentvolumes/${name}`);
+        const mark = v?.metadata.annotations?.["lca.openshift.io/updated-reclaim-policy"];
+        return `${v?.spec.persistentVolumeReclaimPolicy}${mark ? `/${mark}` : ""}`;
+      };
+      for (const [name, by] of [
+        ["lvms-data", "topolvm.io"],
+        ["other-data", "example.com/nfs"],
+      ] as const) {
+        await api.delete(`/api/v1/persistentvolumes/${name}`);
+        await api.create("/api/v1/persistentvolumes", pv(name, by));
+      }
+      const atPivot: string[] = [];
       await boot(async () => {
+        atPivot.push(await pvPolicy("lvms-data"), await pvPolicy("other-data"));
         await api.delete(`${dpas}/dpa`);
         await api.delete(`${creds}/cloud-credentials`);
       });
@@ -545,6 +575,11 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         (await api.get<{ data: object }>("/api/v1/namespaces/default/configmaps/site-config"))
           ?.data,
       ).toEqual({ applied: "after the pivot" });
+      expect(atPivot).toEqual(["Retain/true", "Delete"]);
+      expect([await pvPolicy("lvms-data"), await pvPolicy("other-data")]).toEqual([
+        "Delete",
+        "Delete",
+      ]);
       // OADP's configuration was put back after the pivot, before the Restores.
       const dpa = await api.get<{ spec: { backupLocations: Array<{ velero: object }> } }>(
         `${dpas}/dpa`,

@@ -1,12 +1,13 @@
 // Idle after a cancel (abort) or a finalize: remove every stateroot that is not booted (after
 // a cancel the new one; after a finalize the old one), the images this upgrade precached,
-// LCA's extra-manifest validation-warning annotation, and LCA's workspace. Every step runs even when an earlier one failed, as LCA does.
+// LCA's extra-manifest validation-warning annotation, the backups, the LVMS volumes' reclaim
+// policy, and LCA's workspace. Every step runs even when an earlier one failed, as LCA does.
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { SeedFile } from "../seed/format.js";
 import type { StageContext, StageOutcome } from "./context.js";
 import type { PrecacheStatus } from "./prep.js";
-import { deleteBackups } from "./oadp.js";
+import { deleteBackups, restoreLvmsReclaimPolicy } from "./oadp.js";
 import { Annotation } from "../ibu-types.js";
 
 export async function cleanup(
@@ -44,6 +45,9 @@ export async function cleanup(
     ctx.annotate(Annotation.extraManifestWarning, null),
   );
   await step("failed to delete backups", () => deleteBackups(ctx.api));
+  await step("failed to restore persistentVolumeReclaimPolicy in PVs created by LVMS", () =>
+    restoreLvmsReclaimPolicy(ctx.api),
+  );
   await step("failed to remove the workspace", () => rmSync(ws, { recursive: true, force: true }));
   if (errors.length) {
     return {

@@ -424,3 +424,41 @@ export function savedOadpConfiguration(staterootVar: string): KubeObject[] {
   const dirs = oadpConfigDirs(staterootVar);
   return [...importWaves(dirs.secret).flat(), ...importWaves(dirs.dpa).flat()];
 }
+
+// ---------------------------------------------------------------- LVMS volumes
+
+const PVS = "/api/v1/persistentvolumes";
+/** LCA's mark on the LVMS volumes it set to Retain, so it sets exactly those back. */
+export const UPDATED_RECLAIM_POLICY = "lca.openshift.io/updated-reclaim-policy";
+
+type Pv = {
+  metadata: { name: string; annotations?: Record<string, string> };
+  spec?: { persistentVolumeReclaimPolicy?: string };
+};
+
+/**
+ * LCA's PatchPVsReclaimPolicy: volumes LVMS (TopoLVM) provisioned with reclaim policy Delete are
+ * set to Retain before the Backups (Velero restores such volumes only when their data survives
+ * the claim's deletion), and marked so that they are set back afterwards.
+ */
+export async function retainLvmsVolumes(api: KubeApi): Promise<void> {
+  for (const pv of await api.list<Pv>(PVS)) {
+    const lvms = pv.metadata.annotations?.["pv.kubernetes.io/provisioned-by"] === "topolvm.io";
+    if (!lvms || pv.spec?.persistentVolumeReclaimPolicy !== "Delete") continue;
+    await api.mergePatch(`${PVS}/${pv.metadata.name}`, {
+      metadata: { annotations: { [UPDATED_RECLAIM_POLICY]: "true" } },
+      spec: { persistentVolumeReclaimPolicy: "Retain" },
+    });
+  }
+}
+
+/** LCA's RestorePVsReclaimPolicy: the marked volumes get Delete back, and lose the mark. */
+export async function restoreLvmsReclaimPolicy(api: KubeApi): Promise<void> {
+  for (const pv of await api.list<Pv>(PVS)) {
+    if (pv.metadata.annotations?.[UPDATED_RECLAIM_POLICY] !== "true") continue;
+    await api.mergePatch(`${PVS}/${pv.metadata.name}`, {
+      metadata: { annotations: { [UPDATED_RECLAIM_POLICY]: null } },
+      spec: { persistentVolumeReclaimPolicy: "Delete" },
+    });
+  }
+}

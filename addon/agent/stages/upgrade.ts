@@ -8,6 +8,8 @@ import { join } from "node:path";
 import { failStage, nowTimestamp } from "../stage-machine.js";
 import { Annotation, Msg, type Ibu } from "../ibu-types.js";
 import {
+  restoreLvmsReclaimPolicy,
+  retainLvmsVolumes,
   exportOadpConfiguration,
   OadpConfigError,
   savedDpa,
@@ -75,6 +77,7 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   if (oadpContent.length) {
     await ctx.progress("Backing up Application Data");
     const content = await loadOadpContent(ctx.api, oadpContent);
+    if (content.backups.length) await retainLvmsVolumes(ctx.api);
     const result = await runInWaves(ctx.api, content.backups, {
       [CLUSTER_ID_LABEL]: await clusterId(ctx.api),
     });
@@ -411,6 +414,7 @@ async function restoreApplicationData(
     await ctx.progress("Restore of Application Data is in progress");
     return { kind: "waiting" };
   }
+  await restoreLvmsReclaimPolicy(ctx.api);
   rmSync(join(restores, ".."), { recursive: true, force: true });
   return undefined;
 }
