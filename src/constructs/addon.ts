@@ -884,10 +884,16 @@ export class IbuAddon extends Construct {
             resources: ["imagecontentsourcepolicies"],
             verbs: ["get", "list", "create", "patch"],
           },
+          // (and any MachineConfig read: the node's current one tells whether FIPS is on)
           {
             apiGroups: ["machineconfiguration.openshift.io"],
             resources: ["machineconfigs"],
-            verbs: ["get", "patch"],
+            verbs: ["get"],
+          },
+          {
+            apiGroups: ["machineconfiguration.openshift.io"],
+            resources: ["machineconfigs"],
+            verbs: ["patch"],
             resourceNames: ["99-master-ssh", "99-worker-ssh"],
           },
           // Prep's dry-run of extra manifests whose namespace the content itself creates: the

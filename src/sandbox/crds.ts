@@ -178,6 +178,10 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
         sets: [],
       },
       {
+        file: "config/v1/zz_generated.crd-manifests/0000_03_config-operator_01_proxies.crd.yaml",
+        sets: [],
+      },
+      {
         file: "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools-Default.crd.yaml",
         sets: [],
       },

@@ -52,6 +52,7 @@ describe("the agent's health checks and Prep validation", () => {
     const wanted = [
       "clusteroperators",
       "clusterversions",
+      "proxies",
       "machineconfigpools",
       "clusterserviceversions",
       "backups",
@@ -288,6 +289,27 @@ describe("the agent's health checks and Prep validation", () => {
       await cancel();
     } finally {
       await setClusterVersion("4.17.0", true);
+    }
+  });
+
+  it("fails Prep when the cluster has a proxy and the seed has none (LCA's compatibility check)", async () => {
+    const proxies = "/apis/config.openshift.io/v1/proxies";
+    await api.create(proxies, {
+      apiVersion: "config.openshift.io/v1",
+      kind: "Proxy",
+      metadata: { name: "cluster" },
+      spec: { httpProxy: "http://proxy.example.com:3128" },
+    });
+    try {
+      await prep();
+      const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+      expect(cond(failed, "PrepInProgress")).toBe(
+        "False/Failed/failed to validate seed image info: checking seed image compatibility: seed image does not have a proxy but the cluster being upgraded does, this combination is not supported",
+      );
+      expect(spoke.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+      await cancel();
+    } finally {
+      await api.delete(`${proxies}/cluster`);
     }
   });
 

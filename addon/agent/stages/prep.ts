@@ -73,7 +73,7 @@ export async function prep(ctx: StageContext): Promise<StageOutcome> {
       // LCA's order: the IBU spec (version, OADP content, extra manifests), then the seed image.
       await validateVersion(ctx, seed.version);
       if (!(await validateManifests(ctx))) return { kind: "waiting" };
-      await validateSeed(seed.image, seed.version, access);
+      await validateSeed(ctx, seed.image, seed.version, access);
       setMarker(ws, "seed-validated");
     }
     if (!marker(ws, "stateroot-done")) {
@@ -153,7 +153,12 @@ async function validateVersion(ctx: StageContext, version: string): Promise<void
   }
 }
 
-async function validateSeed(image: string, version: string, access: RegistryAccess): Promise<void> {
+async function validateSeed(
+  ctx: StageContext,
+  image: string,
+  version: string,
+  access: RegistryAccess,
+): Promise<void> {
   let labels: Record<string, string>;
   try {
     labels = await inspectLabels(image, access);
@@ -184,6 +189,71 @@ async function validateSeed(image: string, version: string, access: RegistryAcce
       `version specified in seed image (${info.seed_cluster_ocp_version}) differs from version in spec (${version})`,
     );
   }
+  const incompatible = await seedIncompatibility(ctx.api, info);
+  if (incompatible) throw new PrepFailure(`failed to validate seed image info: ${incompatible}`);
+}
+
+type Proxy = {
+  spec?: {
+    httpProxy?: string;
+    httpsProxy?: string;
+    noProxy?: string;
+    trustedCA?: { name?: string };
+  };
+};
+
+/**
+ * LCA's seed compatibility checks against the cluster: recert cannot add or remove a proxy,
+ * FIPS or the user CA bundle, so the seed must have them exactly when the cluster does. A kind
+ * the cluster does not serve (plain Kubernetes: no Proxy, no MachineConfig) is not compared.
+ */
+async function seedIncompatibility(
+  api: StageContext["api"],
+  seed: SeedClusterInfo,
+): Promise<string | undefined> {
+  const proxy = await api.get<Proxy>("/apis/config.openshift.io/v1/proxies/cluster");
+  if (proxy) {
+    const hasProxy = !!(proxy.spec?.httpProxy || proxy.spec?.httpsProxy || proxy.spec?.noProxy);
+    if (seed.has_proxy && !hasProxy)
+      return "checking seed image compatibility: seed image has a proxy but the cluster being upgraded does not, this combination is not supported";
+    if (!seed.has_proxy && hasProxy)
+      return "checking seed image compatibility: seed image does not have a proxy but the cluster being upgraded does, this combination is not supported";
+    const bundle = await api.get<{ data?: Record<string, string> }>(
+      "/api/v1/namespaces/openshift-config/configmaps/user-ca-bundle",
+    );
+    const hasUserCaBundle = !!bundle?.data?.["ca-bundle.crt"];
+    const trust = seed.additionalTrustBundle;
+    const cm = "openshift-config/user-ca-bundle";
+    if (trust?.hasUserCaBundle && !hasUserCaBundle)
+      return `checking seed image additional trust bundle compatibility: seed image has an ${cm} configmap but the cluster being upgraded does not, this combination is not supported`;
+    if (trust && !trust.hasUserCaBundle && hasUserCaBundle)
+      return `checking seed image additional trust bundle compatibility: seed image does not have an ${cm} configmap but the cluster being upgraded does, this combination is not supported`;
+    const name = proxy.spec?.trustedCA?.name ?? "";
+    if (trust && trust.proxyConfigmapName !== name)
+      return `checking seed image additional trust bundle compatibility: seed image's Proxy trustedCA configmap name ${JSON.stringify(trust.proxyConfigmapName)} (oc get proxy -oyaml) mismatches cluster's name ${JSON.stringify(name)}, this combination is not supported`;
+  }
+  const fips = await clusterFips(api);
+  if (fips !== undefined && seed.has_fips !== fips)
+    return seed.has_fips
+      ? "checking seed image compatibility: seed image has FIPS enabled but the cluster being upgraded does not, this combination is not supported"
+      : "checking seed image compatibility: seed image does not have FIPS enabled but the cluster being upgraded does, this combination is not supported";
+  return undefined;
+}
+
+/** FIPS from the node's current MachineConfig (LCA's HasFIPS); undefined where not served. */
+async function clusterFips(api: StageContext["api"]): Promise<boolean | undefined> {
+  const nodes = await api.list<{ metadata: { annotations?: Record<string, string> } }>(
+    "/api/v1/nodes",
+  );
+  const current =
+    nodes.length === 1
+      ? nodes[0]!.metadata.annotations?.["machineconfiguration.openshift.io/currentConfig"]
+      : undefined;
+  if (!current) return undefined;
+  const mc = await api.get<{ spec?: { fips?: boolean } }>(
+    `/apis/machineconfiguration.openshift.io/v1/machineconfigs/${current}`,
+  );
+  return mc ? !!mc.spec?.fips : undefined;
 }
 
 /**
