@@ -10,12 +10,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import {
+  fingerprintsOf,
   identityFromPki,
   pkiProblems,
   saveSigners,
   type Identity,
 } from "../../addon/agent/drivers/crypto.js";
-import { etcdDataDir, recertWithEtcd } from "../../addon/agent/drivers/recert-etcd.js";
+import { etcdDataDir, recertWithEtcd, seedPkiLeft } from "../../addon/agent/drivers/recert-etcd.js";
 import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
@@ -195,5 +196,20 @@ describe("crypto regeneration of the seed's etcd", () => {
     await gone;
     expect(orphan.signalCode).toBe("SIGKILL");
     expect(existsSync(`${dataDir}.ibu-gitops-etcd.pid`)).toBe(false);
+  }, 60_000);
+
+  it("finds, with the check run after writing back, every value that still holds a seed key or certificate", async () => {
+    // On the seed's own etcd every value holding the seed's load-balancer signer is found ...
+    const seedCert = readFileSync(join(seedEtc(), "pki", "lb-signer.crt"), "utf8");
+    const seedKvs = await withOfflineEtcd(etcdBinary, join(seedVar(), "lib", "etcd"), e => e.all());
+    expect(seedPkiLeft(seedKvs, fingerprintsOf(seedCert))).toEqual([
+      "secrets/openshift-kube-apiserver-operator/loadbalancer-serving-signer:tls.crt",
+      "secrets/openshift-kube-apiserver-operator/loadbalancer-serving-signer:tls.key",
+      "secrets/openshift-kube-apiserver/node-kubeconfigs:lb-ext.kubeconfig",
+    ]);
+    // ... and on an upgraded copy none (recertWithEtcd refuses to finish otherwise).
+    const upgraded = join(work, "sno-a", "upgraded", "var", "lib", "etcd");
+    const kvs = await withOfflineEtcd(etcdBinary, upgraded, e => e.all());
+    expect(seedPkiLeft(kvs, fingerprintsOf(seedCert))).toEqual([]);
   }, 60_000);
 });

@@ -728,6 +728,22 @@ export function pkiProblems(
   return [...new Set(problems)];
 }
 
+/**
+ * The fingerprints, as a recert summary's seedFingerprints lists them, of every certificate
+ * (and its public key) and every private or public key in a text (kubeconfig data included).
+ */
+export function fingerprintsOf(text: string): string[] {
+  const out: string[] = [];
+  for (const b of blocks(text)) {
+    if (b.label === "CERTIFICATE") {
+      const c = parseCert(derOfPem(b.pem));
+      out.push(c.fp, c.keyFp);
+    } else if (b.label.endsWith("PRIVATE KEY")) out.push(sha256(spkiOf(createPrivateKey(b.pem))));
+    else if (b.label.endsWith("PUBLIC KEY")) out.push(sha256(spkiOf(createPublicKey(b.pem))));
+  }
+  return out;
+}
+
 /** Exported for tests: fingerprints of the certificates and keys under `roots`. */
 export function fingerprints(roots: readonly string[]): { certs: string[]; keys: string[] } {
   const certs = new Set<string>();

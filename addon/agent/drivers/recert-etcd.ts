@@ -9,8 +9,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { recert, type RecertOptions, type RecertSummary } from "./crypto.js";
-import { withOfflineEtcd } from "./etcd.js";
+import { fingerprintsOf, recert, type RecertOptions, type RecertSummary } from "./crypto.js";
+import { withOfflineEtcd, type EtcdKv } from "./etcd.js";
 import { decodeStored, rewriteStored } from "./kproto.js";
 
 export interface EtcdRecertOptions extends RecertOptions {
@@ -63,19 +63,23 @@ export async function recertWithEtcd(
   const changed = index.filter(e => sha256(readFileSync(join(files, e.file))) !== e.sha);
   const byKey = new Map<string, DumpEntry[]>();
   for (const e of changed) byKey.set(e.key, [...(byKey.get(e.key) ?? []), e]);
-  if (byKey.size)
-    await withOfflineEtcd(opts.etcd.binary, opts.etcd.dataDir, async etcd => {
-      for (const [key64, entries] of byKey) {
-        const key = Buffer.from(key64, "base64");
-        const value = await etcd.get(key);
-        if (!value) throw new Error(`etcd key ${key.toString()} disappeared during recert`);
-        const next = rewriteStored(value, e => {
-          const hit = entries.find(x => x.map === e.map && x.entry === e.key);
-          return hit ? readFileSync(join(files, hit.file)) : undefined;
-        });
-        if (!next.equals(value)) await etcd.put(key, next);
-      }
-    });
+  const left = await withOfflineEtcd(opts.etcd.binary, opts.etcd.dataDir, async etcd => {
+    for (const [key64, entries] of byKey) {
+      const key = Buffer.from(key64, "base64");
+      const value = await etcd.get(key);
+      if (!value) throw new Error(`etcd key ${key.toString()} disappeared during recert`);
+      const next = rewriteStored(value, e => {
+        const hit = entries.find(x => x.map === e.map && x.entry === e.key);
+        return hit ? readFileSync(join(files, hit.file)) : undefined;
+      });
+      if (!next.equals(value)) await etcd.put(key, next);
+    }
+    return seedPkiLeft(await etcd.all(), summary.seedFingerprints);
+  });
+  if (left.length)
+    throw new EtcdRecertError(
+      `the seed's keys or certificates are still in etcd after regenerating them: ${left.slice(0, 3).join(", ")}${left.length > 3 ? ` (and ${left.length - 3} more)` : ""}`,
+    );
   const result = { ...summary, etcdValues: changed.map(describe) };
   writeFileSync(`${written}.tmp`, JSON.stringify(result));
   renameSync(`${written}.tmp`, written);
@@ -83,6 +87,26 @@ export async function recertWithEtcd(
   rmSync(files, { recursive: true, force: true });
   rmSync(indexFile, { force: true });
   return result;
+}
+
+/** A check after writing back found the seed's PKI in etcd: the upgrade must not go on. */
+export class EtcdRecertError extends Error {}
+
+/**
+ * The values (`<resource>/<namespace>/<name>:<key>`) that still hold a seed certificate or key:
+ * what the check after writing back reads, every Secret and ConfigMap of the data.
+ */
+export function seedPkiLeft(kvs: readonly EtcdKv[], seedFingerprints: readonly string[]): string[] {
+  const seed = new Set(seedFingerprints);
+  const left: string[] = [];
+  for (const kv of kvs)
+    for (const e of decodeStored(kv.value)?.entries ?? []) {
+      const text = e.value.toString("latin1");
+      if (!PKI_TEXT.test(text)) continue;
+      if (fingerprintsOf(text).some(f => seed.has(f)))
+        left.push(`${kv.key.toString("utf8").split("/").slice(-3).join("/")}:${e.key}`);
+    }
+  return left;
 }
 
 async function dump(opts: EtcdRecertOptions, files: string, indexFile: string): Promise<void> {

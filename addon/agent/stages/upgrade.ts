@@ -33,7 +33,7 @@ import {
 import { ApiError, type KubeObject } from "../../shared/kube.js";
 import { SeedFile, staterootName, type SeedClusterInfo } from "../seed/format.js";
 import { pkiProblems, pkiRoots, recert, type RecertSummary } from "../drivers/crypto.js";
-import { etcdDataDir, recertWithEtcd } from "../drivers/recert-etcd.js";
+import { EtcdRecertError, etcdDataDir, recertWithEtcd } from "../drivers/recert-etcd.js";
 import { keptSignersDir } from "./prep.js";
 import type { StageContext, StageOutcome } from "./context.js";
 
@@ -176,6 +176,8 @@ async function regenerateCrypto(
         etcd: { dataDir, binary },
       });
     } catch (err) {
+      if (err instanceof EtcdRecertError)
+        return `cluster cryptography check failed: ${err.message}`;
       if (!/ENOENT|EACCES/.test((err as Error).message)) throw err;
       return `the seed's etcd in ${next.stateroot} holds certificates to regenerate, but etcd cannot be run (${(err as Error).message}): give the agent an etcd executable with --etcd`;
     }
