@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
-import { IBU_PATH } from "../../addon/agent/controller.js";
+import { condition, IBU, waitForIbu } from "../support/ibu.js";
 import { Annotation, type Ibu } from "../../addon/agent/ibu-types.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
@@ -19,7 +19,6 @@ import { TestRegistry } from "../support/registry.js";
 import { SandboxNode } from "../support/sandbox-node.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 
-const IBU = `${IBU_PATH}/upgrade`;
 const CO = "/apis/config.openshift.io/v1/clusteroperators";
 const MCP = "/apis/machineconfiguration.openshift.io/v1/machineconfigpools";
 const CV = "/apis/config.openshift.io/v1/clusterversions/version";
@@ -98,27 +97,10 @@ describe("the agent's health checks and Prep validation", () => {
     if (storeRoot) rmSync(storeRoot, { recursive: true, force: true });
   });
 
-  const cond = (i: Ibu, type: string): string | undefined => {
-    const c = i.status?.conditions?.find(x => x.type === type);
-    return c && `${c.status}/${c.reason}/${c.message}`;
-  };
+  const cond = condition;
 
-  async function waitFor(
-    what: string,
-    pred: (i: Ibu) => boolean,
-    timeoutMs = 30_000,
-  ): Promise<Ibu> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Ibu | undefined;
-    while (Date.now() < deadline) {
-      last = await api.get<Ibu>(IBU).catch(() => undefined);
-      if (last && pred(last)) return last;
-      await new Promise(r => setTimeout(r, 100));
-    }
-    throw new Error(
-      `timed out waiting for ${what}; last: ${JSON.stringify({ metadata: last?.metadata, status: last?.status })}`,
-    );
-  }
+  const waitFor = (what: string, pred: (i: Ibu) => boolean, timeoutMs = 30_000): Promise<Ibu> =>
+    waitForIbu(api, what, pred, timeoutMs);
 
   async function setStage(stage: string, extra: object = {}): Promise<void> {
     const current = (await api.get<Ibu>(IBU))!;

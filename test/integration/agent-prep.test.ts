@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Agent } from "../../addon/agent/agent.js";
-import { IBU_PATH } from "../../addon/agent/controller.js";
+import { condition, IBU, waitForIbu } from "../support/ibu.js";
 import { SandboxBoot } from "../../addon/agent/drivers/boot.js";
 import { Annotation, type Ibu } from "../../addon/agent/ibu-types.js";
 import { run as exec } from "../../addon/agent/exec.js";
@@ -27,8 +27,6 @@ import { pushTinyImage } from "../support/images.js";
 import { publishSeed } from "../support/seed-fixture.js";
 import { TestRegistry } from "../support/registry.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
-
-const IBU = `${IBU_PATH}/upgrade`;
 
 describe("the agent's Prep and cancel", () => {
   let cp: ControlPlane;
@@ -85,20 +83,8 @@ describe("the agent's Prep and cancel", () => {
     rmSync(storeRoot, { recursive: true, force: true });
   });
 
-  async function waitFor(
-    what: string,
-    pred: (i: Ibu) => boolean,
-    timeoutMs = 60_000,
-  ): Promise<Ibu> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Ibu | undefined;
-    while (Date.now() < deadline) {
-      last = await api.get<Ibu>(IBU);
-      if (last && pred(last)) return last;
-      await new Promise(r => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.status)}`);
-  }
+  const waitFor = (what: string, pred: (i: Ibu) => boolean, timeoutMs = 60_000): Promise<Ibu> =>
+    waitForIbu(api, what, pred, timeoutMs);
 
   async function setSpec(spec: object): Promise<void> {
     const current = (await api.get<Ibu>(IBU))!;
@@ -107,10 +93,7 @@ describe("the agent's Prep and cancel", () => {
       console.error(`[test] spec set to ${JSON.stringify(spec)}`);
   }
 
-  const cond = (i: Ibu, type: string): string | undefined => {
-    const c = i.status?.conditions?.find(x => x.type === type);
-    return c && `${c.status}/${c.reason}/${c.message}`;
-  };
+  const cond = condition;
 
   const nodeState = (): object => ({
     stateroots: spoke.ostree.stateroots(),

@@ -6,7 +6,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
-import { IBU_PATH } from "../../addon/agent/controller.js";
+import { condition, IBU, waitForIbu } from "../support/ibu.js";
 import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
 import { Annotation, type Ibu } from "../../addon/agent/ibu-types.js";
 import { fingerprints, pkiRoots } from "../../addon/agent/drivers/crypto.js";
@@ -27,8 +27,6 @@ import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { TestRegistry } from "../support/registry.js";
 import { SandboxNode } from "../support/sandbox-node.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
-
-const IBU = `${IBU_PATH}/upgrade`;
 
 describe("the agent through Upgrade, finalize and Rollback", () => {
   let cp: ControlPlane;
@@ -102,25 +100,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     await waitFor("Idle", i => cond(i, "Idle") === "True/Idle/Idle");
   }
 
-  const cond = (i: Ibu, type: string): string | undefined => {
-    const c = i.status?.conditions?.find(x => x.type === type);
-    return c && `${c.status}/${c.reason}/${c.message}`;
-  };
+  const cond = condition;
 
-  async function waitFor(
-    what: string,
-    pred: (i: Ibu) => boolean,
-    timeoutMs = 30_000,
-  ): Promise<Ibu> {
-    const deadline = Date.now() + timeoutMs;
-    let last: Ibu | undefined;
-    while (Date.now() < deadline) {
-      last = await api.get<Ibu>(IBU).catch(() => undefined);
-      if (last && pred(last)) return last;
-      await new Promise(r => setTimeout(r, 100));
-    }
-    throw new Error(`timed out waiting for ${what}; last status: ${JSON.stringify(last?.status)}`);
-  }
+  const waitFor = (what: string, pred: (i: Ibu) => boolean, timeoutMs = 30_000): Promise<Ibu> =>
+    waitForIbu(api, what, pred, timeoutMs);
 
   async function setStage(stage: string, extra: object = {}): Promise<void> {
     const current = (await api.get<Ibu>(IBU))!;
