@@ -23,9 +23,12 @@ interface Obj {
 const OADP_NS = "openshift-adp";
 
 /** Items of a collection, or undefined when the cluster does not serve the kind. */
-export async function listIfServed(api: KubeApi, collection: string): Promise<Obj[] | undefined> {
+export async function listIfServed<T = Obj>(
+  api: KubeApi,
+  collection: string,
+): Promise<T[] | undefined> {
   try {
-    return await api.list<Obj>(collection);
+    return await api.list<T>(collection);
   } catch (err) {
     if (err instanceof ApiError && err.status === 404) return undefined;
     throw err;

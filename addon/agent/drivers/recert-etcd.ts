@@ -80,7 +80,10 @@ export async function recertWithEtcd(
     throw new EtcdRecertError(
       `the seed's keys or certificates are still in etcd after regenerating them: ${left.slice(0, 3).join(", ")}${left.length > 3 ? ` (and ${left.length - 3} more)` : ""}`,
     );
-  const result = { ...summary, etcdValues: changed.map(describe) };
+  const result = {
+    ...summary,
+    etcdValues: changed.map(e => valueName(Buffer.from(e.key, "base64"), e.entry)),
+  };
   writeFileSync(`${written}.tmp`, JSON.stringify(result));
   renameSync(`${written}.tmp`, written);
   // The dump held private keys; they now live only in etcd.
@@ -103,8 +106,7 @@ export function seedPkiLeft(kvs: readonly EtcdKv[], seedFingerprints: readonly s
     for (const e of decodeStored(kv.value)?.entries ?? []) {
       const text = e.value.toString("latin1");
       if (!PKI_TEXT.test(text)) continue;
-      if (fingerprintsOf(text).some(f => seed.has(f)))
-        left.push(`${kv.key.toString("utf8").split("/").slice(-3).join("/")}:${e.key}`);
+      if (fingerprintsOf(text).some(f => seed.has(f))) left.push(valueName(kv.key, e.key));
     }
   return left;
 }
@@ -134,8 +136,7 @@ async function dump(opts: EtcdRecertOptions, files: string, indexFile: string): 
   renameSync(`${indexFile}.tmp`, indexFile);
 }
 
-/** `secrets/<namespace>/<name>:<key>` of a dumped value (etcd keys end in resource/ns/name). */
-function describe(e: DumpEntry): string {
-  const parts = Buffer.from(e.key, "base64").toString("utf8").split("/");
-  return `${parts.slice(-3).join("/")}:${e.entry}`;
+/** `secrets/<namespace>/<name>:<key>` of a value (etcd keys end in resource/namespace/name). */
+function valueName(etcdKey: Buffer, entry: string): string {
+  return `${etcdKey.toString("utf8").split("/").slice(-3).join("/")}:${entry}`;
 }

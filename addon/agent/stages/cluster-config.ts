@@ -9,7 +9,7 @@
 import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { KubeApi, KubeObject } from "../../shared/kube.js";
-import { ApiError } from "../../shared/kube.js";
+import { listIfServed } from "../health.js";
 import { exportGroups, importWaves } from "./oadp.js";
 import { applyManifest, type ApplyProblem } from "./apply.js";
 
@@ -27,14 +27,6 @@ const meta = (o: Obj, labels = false): Obj["metadata"] => ({
   ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
   ...(labels && o.metadata.labels ? { labels: o.metadata.labels } : {}),
 });
-
-/** Every item of a collection, or none where the kind is not served. */
-async function listServed(api: KubeApi, path: string): Promise<Obj[]> {
-  return api.list<Obj>(path).catch((err: unknown) => {
-    if (err instanceof ApiError && err.status === 404) return [];
-    throw err;
-  });
-}
 
 /** The cluster's configuration objects, reduced to what LCA keeps of each. */
 export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
@@ -75,7 +67,7 @@ export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
       "/apis/operator.openshift.io/v1alpha1/imagecontentsourcepolicies",
     ],
   ] as const)
-    for (const o of await listServed(api, path))
+    for (const o of (await listIfServed<Obj>(api, path)) ?? [])
       out.push({ apiVersion, kind, metadata: meta(o), spec: o.spec });
   for (const name of ["99-master-ssh", "99-worker-ssh"])
     await one(`/apis/machineconfiguration.openshift.io/v1/machineconfigs/${name}`, o => ({

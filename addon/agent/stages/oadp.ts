@@ -13,6 +13,7 @@ import {
 import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
+import { listIfServed } from "../health.js";
 
 export const APPLY_WAVE = "lca.openshift.io/apply-wave";
 export const OADP_NAMESPACE = "openshift-adp";
@@ -362,10 +363,7 @@ export class OadpConfigError extends Error {}
  * Nothing where OADP is not installed (the kind is not served) or has no DPA.
  */
 export async function exportOadpConfiguration(api: KubeApi, staterootVar: string): Promise<void> {
-  const dpas = await api.list<Dpa>(DPAS).catch((err: unknown) => {
-    if (err instanceof ApiError && err.status === 404) return [];
-    throw err;
-  });
+  const dpas = (await listIfServed<Dpa>(api, DPAS)) ?? [];
   if (!dpas.length) return;
   if (dpas.length > 1)
     throw new OadpConfigError(

@@ -4,7 +4,8 @@
 // so before the pivot LCA takes the objects labelled for the target version out of the
 // replicated policies on the spoke, writes them into the new stateroot one folder per policy
 // (in ztp-deploy-wave order), and applies them after the pivot, before the extra manifests.
-import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
+import type { KubeApi, KubeObject } from "../../shared/kube.js";
+import { listIfServed } from "../health.js";
 
 export const TARGET_VERSION_LABEL = "lca.openshift.io/target-ocp-version";
 export const MANIFEST_COUNT_ANNOTATION = "lca.openshift.io/target-ocp-version-manifest-count";
@@ -100,10 +101,8 @@ export async function policyManifests(
   expectedCount: string | undefined,
 ): Promise<KubeObject[][]> {
   const versions = targetVersions(version);
-  const policies = await api.list<Policy>(POLICIES).catch((err: unknown) => {
-    if (err instanceof ApiError && err.status === 404) return [];
-    throw err;
-  });
+  // A cluster that does not serve Policy is one ACM does not manage: no policy manifests.
+  const policies = (await listIfServed<Policy>(api, POLICIES)) ?? [];
   const groups = managedPolicies(policies)
     .map(p => policyObjects(p, versions))
     .filter(g => g.length);

@@ -271,8 +271,8 @@ async function postPivotReconfiguration(ctx: StageContext): Promise<StageOutcome
   }
   // OADP's credentials and DataProtectionApplication, put back before the Restores need them.
   const oadpApplied = join(bootedVar, "opt", "OADP", "configuration-applied");
-  const oadp = savedOadpConfiguration(bootedVar);
-  if (!problem && oadp.length && !existsSync(oadpApplied)) {
+  const oadp = problem || existsSync(oadpApplied) ? [] : savedOadpConfiguration(bootedVar);
+  if (oadp.length) {
     await ctx.progress("Applying Application configuration");
     for (const obj of oadp) {
       problem = await applyManifest(ctx.api, obj, { mergePatch: true });
