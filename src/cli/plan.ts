@@ -5,7 +5,7 @@
 import * as k8s from "@kubernetes/client-node";
 import type { Fleet, Group, LabelSelector, StageStep } from "../fleet/model.js";
 import { loadFleet } from "../fleet/load.js";
-import { cguName, ibguName } from "../fleet/names.js";
+import { cguName, ibguName, policyNames } from "../fleet/names.js";
 import { CGU_STEPS, ibguPlans, stepOfAction, type IbguPlan } from "../fleet/stages.js";
 import { fleetFiles } from "./fleet-files.js";
 
@@ -87,7 +87,12 @@ function cguSteps(fleet: Fleet, g: Group, clusters?: string[]): PlanStep[] {
   return CGU_STEPS[g.stage].map(step => {
     const r = fleet.spec.rollout[step];
     return {
-      object: cguName(g.name, step, fleet.spec.seedImage.version),
+      object: cguName(
+        g.name,
+        step,
+        fleet.spec.seedImage.version,
+        policyNames(fleet.spec.policyName),
+      ),
       kind: "ClusterGroupUpgrade",
       does: CGU_DOES[step],
       maxConcurrency: r.maxConcurrency,

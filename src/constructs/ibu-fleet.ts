@@ -11,7 +11,7 @@ import type {
   LabelSelector,
   StageStep,
 } from "../fleet/model.js";
-import { cguName, ibguName, policyNames, type PolicyNames } from "../fleet/names.js";
+import { cguName, cguPolicies, ibguName, policyNames, type PolicyNames } from "../fleet/names.js";
 import { CGU_STEPS, ibguPlans, stepOfAction, type IbguPlan } from "../fleet/stages.js";
 import type { OadpData } from "../render/oadp.js";
 import type { KubeObject, TemplateSet } from "../render/templates.js";
@@ -261,37 +261,42 @@ export class IbuFleet extends Construct {
   }
 
   private groupCgus(g: Group): void {
+    const version = this.spec.seedImage.version;
     for (const step of CGU_STEPS[g.stage]) {
-      const name = cguName(g.name, step, this.spec.seedImage.version);
-      emit(this, `Cgu-${g.name}-${step}`, this.cgu(g, step, name), {
+      const name = cguName(g.name, step, version, this.names);
+      // The upgrade CGU of the same commit waits for the prep CGU (see blockOn).
+      const after = step === "upgrade" ? cguName(g.name, "prep", version, this.names) : undefined;
+      emit(this, `Cgu-${g.name}-${step}`, this.cgu(g, step, name, after), {
         file: `upgrades/${g.name}.yaml`,
         wave: SyncWave.upgrades,
       });
     }
   }
 
-  private cgu(g: Group, step: StageStep, name: string): KubeObject {
-    const n = this.names;
-    const policies: Record<StageStep, string[]> = {
-      prep: [n.oadpCm, n.prep],
-      upgrade: [n.upgrade],
-      finalize: [n.finalize],
-      rollback: [n.rollback],
-      abort: [n.finalize],
-    };
+  /**
+   * One stage step's CGU. `after`: a CGU of the same group this one must wait for. TALM's
+   * blockingCRs with the "partial" completion mode wait until that CGU has finished (Succeeded
+   * present, whatever its status), and cluster filtering then keeps only the clusters it
+   * completed: an upgrade CGU never races its prep CGU, and a cluster whose Prep timed out is
+   * not upgraded (constants BlockingCGUCompletionModeAnn, BlockingCGUClusterFiltering).
+   */
+  private cgu(g: Group, step: StageStep, name: string, after?: string): KubeObject {
     const rollout = this.spec.rollout[step];
+    const namespace = this.spec.hub.upgradeNamespace;
     return {
       apiVersion: "ran.openshift.io/v1alpha1",
       kind: "ClusterGroupUpgrade",
       metadata: {
         name,
-        namespace: this.spec.hub.upgradeNamespace,
+        namespace,
         labels: groupLabels(g, stageLabel(g.stage)),
+        ...(after ? { annotations: BLOCKING_ANNOTATIONS } : {}),
       },
       spec: {
         ...(g.clusters.length ? { clusters: [...g.clusters] } : {}),
         ...(g.selector ? { clusterLabelSelectors: [g.selector] } : {}),
-        managedPolicies: policies[step],
+        ...(after ? { blockingCRs: [{ name: after, namespace }] } : {}),
+        managedPolicies: cguPolicies(step, this.names),
         enable: true,
         batchTimeoutAction: this.spec.rollout.batchTimeoutAction,
         remediationStrategy: {
@@ -377,6 +382,12 @@ function groupLabels(g: Group, stage: string): Record<string, string> {
  * before it starts and re-enables it per completed cluster; finalize, rollback and abort
  * re-enable it first, because TALM skips afterCompletion for clusters that timed out.
  */
+/** TALM: wait for a blocking CGU to finish in any state, then drop clusters it did not complete. */
+const BLOCKING_ANNOTATIONS = {
+  "ran.openshift.io/blocking-cgu-completion-mode": "partial",
+  "ran.openshift.io/blocking-cgu-cluster-filtering": "true",
+} as const;
+
 function cguActions(step: StageStep): object {
   switch (step) {
     case "upgrade":

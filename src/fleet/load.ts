@@ -9,13 +9,14 @@ import {
   FLEET_API_VERSION,
   FLEET_KIND,
   FLEET_SPEC_SCHEMA,
+  STAGE_STEPS,
   addonProblems,
   type DesiredStage,
   type Fleet,
   type FleetSpec,
 } from "./model.js";
 import { dnsSubdomain, validate } from "./schema.js";
-import { policyNames } from "./names.js";
+import { cguName, ibguName, policyNames } from "./names.js";
 import { ibguPlanProblem, stageMoveProblem, type IbguPlan } from "./stages.js";
 
 export interface LoadOptions {
@@ -109,15 +110,17 @@ function checkRules(spec: FleetSpec, baseDir: string, out: ProblemCollector): vo
   for (const p of addonProblems(spec)) out.add(p.path, p.message);
   // ACM's webhook: a root policy's namespace and name together are at most 62 characters,
   // because the replicated policy is named <namespace>.<name> (63 with the dot).
-  for (const policy of Object.values(policyNames(spec.policyName)) as string[]) {
-    const len = spec.hub.policyNamespace.length + policy.length;
-    if (len > 62) {
-      out.add(
-        ["spec", "policyName"],
-        `policy ${spec.hub.policyNamespace}/${policy} is ${len} characters of namespace + name; ACM allows at most 62 (shorten spec.policyName or spec.hub.policyNamespace)`,
-      );
-      break;
-    }
+  const tooLong = (Object.values(policyNames(spec.policyName)) as string[]).find(
+    policy => spec.hub.policyNamespace.length + policy.length > 62,
+  );
+  if (tooLong) {
+    const len = spec.hub.policyNamespace.length + tooLong.length;
+    out.add(
+      ["spec", "policyName"],
+      `policy ${spec.hub.policyNamespace}/${tooLong} is ${len} characters of namespace + name; ACM allows at most 62 (shorten spec.policyName or spec.hub.policyNamespace)`,
+    );
+  } else {
+    checkDerivedNames(spec, out);
   }
   spec.oadp.content.forEach((entry, i) => {
     const path: PathSegment[] = ["spec", "oadp", "content", i];
@@ -130,6 +133,24 @@ function checkRules(spec: FleetSpec, baseDir: string, out: ProblemCollector): vo
       );
     }
   });
+}
+
+/**
+ * Every CGU and IBGU name a group can get, through the budget of names TALM derives from them
+ * (src/fleet/names.ts). Only the policy prefix can make that impossible (a group name is
+ * shortened), so the first failure is reported once, at spec.policyName.
+ */
+function checkDerivedNames(spec: FleetSpec, out: ProblemCollector): void {
+  const names = policyNames(spec.policyName);
+  const version = spec.seedImage.version;
+  try {
+    for (const g of spec.groups) {
+      for (const step of STAGE_STEPS) cguName(g.name, step, version, names);
+      for (const kind of [undefined, "abort", "rollback"] as const) ibguName(g.name, version, kind);
+    }
+  } catch (err) {
+    out.add(["spec", "policyName"], (err as Error).message);
+  }
 }
 
 function checkGroups(spec: FleetSpec, out: ProblemCollector): void {

@@ -145,11 +145,11 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
   it("has for each group exactly the CGUs of its desired stage, with ZTP's auto-import actions", () => {
     const cgus = all.filter(o => o.kind === "ClusterGroupUpgrade");
     expect(cgus.map(c => c.metadata.name)).toEqual([
-      "ibu-canary-prep-4-18-1",
-      "ibu-canary-upgrade-4-18-1",
-      "ibu-wave-1-prep-4-18-1",
+      "canary-prep-4-18-1",
+      "canary-upg-hj5t",
+      "wave-1-prep-4-18-1",
     ]);
-    const upgrade = byName(all, "ClusterGroupUpgrade", "ibu-canary-upgrade-4-18-1");
+    const upgrade = byName(all, "ClusterGroupUpgrade", "canary-upg-hj5t");
     expect(upgrade.spec.actions).toEqual({
       beforeEnable: {
         addClusterAnnotations: { "import.open-cluster-management.io/disable-auto-import": "true" },
@@ -163,15 +163,37 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
       timeout: 240,
       canaries: ["sno-001"],
     });
-    const prep = byName(all, "ClusterGroupUpgrade", "ibu-canary-prep-4-18-1");
+    const prep = byName(all, "ClusterGroupUpgrade", "canary-prep-4-18-1");
     expect(prep.spec.managedPolicies).toEqual([
       "group-ibu-oadp-cm-policy",
       "group-ibu-prep-stage-policy",
     ]);
     expect(prep.spec.actions).toBeUndefined();
     expect(
-      byName(all, "ClusterGroupUpgrade", "ibu-wave-1-prep-4-18-1").spec.clusterLabelSelectors,
+      byName(all, "ClusterGroupUpgrade", "wave-1-prep-4-18-1").spec.clusterLabelSelectors,
     ).toEqual([{ matchLabels: { "ibu-wave": "1" } }]);
+  });
+
+  it("makes the upgrade CGU wait for the prep CGU and keep only the clusters it completed", () => {
+    const upgrade = byName(all, "ClusterGroupUpgrade", "canary-upg-hj5t");
+    expect(upgrade.spec.blockingCRs).toEqual([
+      { name: "canary-prep-4-18-1", namespace: "ztp-upgrades" },
+    ]);
+    expect(upgrade.metadata.annotations).toMatchObject({
+      "ran.openshift.io/blocking-cgu-completion-mode": "partial",
+      "ran.openshift.io/blocking-cgu-cluster-filtering": "true",
+    });
+    const prep = byName(all, "ClusterGroupUpgrade", "canary-prep-4-18-1");
+    expect(prep.spec.blockingCRs).toBeUndefined();
+  });
+
+  it("keeps every name TALM derives from a CGU within a label value (63)", () => {
+    for (const cgu of all.filter(o => o.kind === "ClusterGroupUpgrade")) {
+      for (const policy of cgu.spec.managedPolicies as string[]) {
+        // TALM release-4.22: <cgu>-<policy>-placement-<5 random characters>
+        expect(`${cgu.metadata.name}-${policy}-placement-xxxxx`.length).toBeLessThanOrEqual(63);
+      }
+    }
   });
 
   it("orders sync waves: namespaces, then configuration, policies, upgrades", () => {
