@@ -131,7 +131,7 @@ export function fitName(
   candidates: readonly string[],
   short: { head: string; tail: string },
   budget: number,
-  what: string,
+  what = "a generated name",
 ): string {
   const fit = candidates.find(c => c.length <= budget);
   if (fit) return fit;
@@ -147,7 +147,7 @@ export function fitName(
   const tail = `${short.tail}-${hash}`;
   if (tail.length > budget)
     throw new Error(`${what}: no name fits ${budget} characters (${tail} needs ${tail.length})`);
-  const room = budget - tail.length - 1;
+  const room = Math.max(0, budget - tail.length - 1);
   const head = short.head.slice(0, room).replace(/[-.]+$/, "");
   return head.length >= 3 ? `${head}-${tail}` : tail;
 }

@@ -1,4 +1,5 @@
-// Finds or builds the control-plane binaries (kube-apiserver, etcd, kubectl). They are built
+// Finds or builds the control-plane binaries (kube-apiserver, etcd, kubectl,
+// kube-controller-manager). They are built
 // with `go build` from the pinned wrapper modules in src/sandbox/go/, into a versioned cache
 // outside the repo, and rebuilt only when the pins change. KUBEBUILDER_ASSETS overrides it all.
 import { createHash } from "node:crypto";
@@ -10,7 +11,12 @@ import { runGo } from "./go.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const WRAPPERS = join(HERE, "go");
-export const BINARY_NAMES = ["kube-apiserver", "etcd", "kubectl"] as const;
+export const BINARY_NAMES = [
+  "kube-apiserver",
+  "etcd",
+  "kubectl",
+  "kube-controller-manager",
+] as const;
 export type BinaryName = (typeof BINARY_NAMES)[number];
 
 export interface ControlPlaneBinaries {
@@ -18,6 +24,7 @@ export interface ControlPlaneBinaries {
   readonly kubeApiserver: string;
   readonly etcd: string;
   readonly kubectl: string;
+  readonly kubeControllerManager: string;
   /** How they were obtained, for logs and benchmarks. */
   readonly source: "KUBEBUILDER_ASSETS" | "cache" | "built";
 }
@@ -100,6 +107,11 @@ export function buildRecipe(
       args: [...k8sFlags, "k8s.io/kubernetes/cmd/kube-apiserver"],
     },
     { wrapper: "kubernetes", out: "kubectl", args: [...k8sFlags, "k8s.io/kubernetes/cmd/kubectl"] },
+    {
+      wrapper: "kubernetes",
+      out: "kube-controller-manager",
+      args: [...k8sFlags, "k8s.io/kubernetes/cmd/kube-controller-manager"],
+    },
   ];
 }
 
@@ -123,12 +135,19 @@ function binariesIn(dir: string, source: ControlPlaneBinaries["source"]): Contro
     kubeApiserver: join(dir, "kube-apiserver"),
     etcd: join(dir, "etcd"),
     kubectl: join(dir, "kubectl"),
+    kubeControllerManager: join(dir, "kube-controller-manager"),
     source,
   };
 }
 
+/**
+ * What KUBEBUILDER_ASSETS must hold: envtest's three. kube-controller-manager is optional there
+ * (setup-envtest does not ship it); only a control plane started with `controllerManager` needs it.
+ */
+const REQUIRED_ASSETS = ["kube-apiserver", "etcd", "kubectl"] as const;
+
 function missingIn(dir: string): string[] {
-  return BINARY_NAMES.filter(n => !isExecutable(join(dir, n)));
+  return REQUIRED_ASSETS.filter(n => !isExecutable(join(dir, n)));
 }
 
 export interface EnsureOptions {
@@ -152,7 +171,7 @@ export async function ensureControlPlaneBinaries(
     if (missing.length) {
       throw new Error(
         `KUBEBUILDER_ASSETS=${assets} lacks executable ${missing.join(", ")}; ` +
-          "point it at a folder holding kube-apiserver, etcd and kubectl, or unset it to build them with Go",
+          "point it at a folder holding kube-apiserver, etcd and kubectl (and kube-controller-manager for the hub stack), or unset it to build them with Go",
       );
     }
     return binariesIn(assets, "KUBEBUILDER_ASSETS");

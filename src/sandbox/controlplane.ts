@@ -2,10 +2,18 @@
 // (hub, spoke-1, ...), isolated from each other by etcd key prefix, on free loopback ports, with
 // generated certificates, RBAC authorization and an admin kubeconfig per cluster.
 import { spawn } from "node:child_process";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { TinyCa } from "./certs.js";
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from "./controlplane-build.js";
@@ -36,16 +44,24 @@ export interface StartOptions {
    * /var/lib/etcd, say): kept on stop. Default: a folder inside the control plane's own.
    */
   readonly etcdDataDir?: string;
+  /**
+   * Also run a kube-controller-manager per cluster (garbage collection, namespace finalization,
+   * CSR signing, service-account tokens): what the real hub stack needs. @default false
+   */
+  readonly controllerManager?: boolean;
 }
 
 interface RunningCluster {
   readonly info: ClusterInfo;
   process: ManagedProcess;
   readonly args: string[];
+  controllerManager?: ManagedProcess;
 }
 
 export class ControlPlane {
   private readonly clusterMap = new Map<string, RunningCluster>();
+  /** Controllers started next to the apiservers (the hub stack): stopped before them. */
+  private readonly extra: ManagedProcess[] = [];
   private etcd: ManagedProcess | undefined;
   private etcdUrl = "";
   private reaper: number | undefined;
@@ -57,6 +73,7 @@ export class ControlPlane {
     private readonly log: (line: string) => void,
     private readonly nextPort: () => Promise<number>,
     private readonly etcdDataDir?: string,
+    private readonly controllerManager = false,
   ) {}
 
   /** Starts etcd and one kube-apiserver per cluster name. Stops everything again on failure. */
@@ -64,7 +81,14 @@ export class ControlPlane {
     const log = opts.log ?? (() => {});
     const binaries = await ensureControlPlaneBinaries({ log });
     const root = mkdtempSync(join(tmpdir(), "ibu-gitops-cp-"));
-    const cp = new ControlPlane(root, binaries, log, opts.ports ?? freePort, opts.etcdDataDir);
+    const cp = new ControlPlane(
+      root,
+      binaries,
+      log,
+      opts.ports ?? freePort,
+      opts.etcdDataDir,
+      opts.controllerManager,
+    );
     try {
       cp.startReaper();
       await cp.startEtcd();
@@ -98,7 +122,8 @@ export class ControlPlane {
   get pids(): number[] {
     const p = [
       this.etcd?.pid,
-      ...[...this.clusterMap.values()].map(c => c.process.pid),
+      ...[...this.clusterMap.values()].flatMap(c => [c.process.pid, c.controllerManager?.pid]),
+      ...this.extra.map(e => e.pid),
       this.reaper,
     ];
     return p.filter((x): x is number => typeof x === "number" && x > 0);
@@ -106,11 +131,49 @@ export class ControlPlane {
 
   /** Resident memory of etcd and of each apiserver, in bytes (for benchmarks). */
   processes(): Array<{ name: string; pid: number }> {
-    const list = [...this.clusterMap.values()].map(c => ({
-      name: `kube-apiserver/${c.info.name}`,
-      pid: c.process.pid,
-    }));
-    return this.etcd ? [{ name: "etcd", pid: this.etcd.pid }, ...list] : list;
+    const list = [...this.clusterMap.values()].flatMap(c => [
+      { name: `kube-apiserver/${c.info.name}`, pid: c.process.pid },
+      ...(c.controllerManager
+        ? [{ name: `kube-controller-manager/${c.info.name}`, pid: c.controllerManager.pid }]
+        : []),
+    ]);
+    const extra = this.extra.map(e => ({ name: e.name, pid: e.pid }));
+    return [...(this.etcd ? [{ name: "etcd", pid: this.etcd.pid }] : []), ...list, ...extra];
+  }
+
+  /**
+   * Starts a further process that belongs with these clusters (a controller of the hub stack,
+   * say): its output goes to `<root>/logs/<logName>.log`, the watchdog ends it if the owner dies,
+   * and stop() stops it before the apiservers. Resolves once `ready` says so (or rejects with
+   * the log's tail when it exits first or is not ready within `timeoutMs`).
+   */
+  async startProcess(p: {
+    name: string;
+    logName: string;
+    command: string;
+    args: string[];
+    env?: NodeJS.ProcessEnv;
+    /** Polled until true; gets the process (for its log). @default none: started is enough */
+    ready?: (proc: ManagedProcess) => Promise<boolean>;
+    /** @default the control plane's start timeout (60 s) */
+    timeoutMs?: number;
+  }): Promise<ManagedProcess> {
+    if (this.stopped) throw new Error(`the control plane is stopped; cannot start ${p.name}`);
+    const logs = join(this.root, "logs");
+    mkdirSync(logs, { recursive: true });
+    const proc = ManagedProcess.start(
+      p.name,
+      p.command,
+      p.args,
+      join(logs, `${p.logName}.log`),
+      p.env,
+    );
+    this.recordPid(proc.pid);
+    this.extra.push(proc);
+    const ready = p.ready;
+    if (ready) await proc.waitReady(() => ready(proc), p.timeoutMs ?? START_TIMEOUT_MS, 200);
+    else if (proc.startError) throw new Error(proc.describeExit());
+    return proc;
   }
 
   private recordPid(pid: number): void {
@@ -201,6 +264,8 @@ export class ControlPlane {
       try {
         await this.waitApiserver(running);
         this.clusterMap.set(name, running);
+        if (this.controllerManager)
+          running.controllerManager = await this.startControllerManager(info, saSigner, clientCa);
         this.log(`cluster ${name} ready at ${url}`);
         return new TestCluster(info);
       } catch (err) {
@@ -231,6 +296,56 @@ export class ControlPlane {
       "--profiling=false",
       "--v=0",
     ];
+  }
+
+  /**
+   * kube-controller-manager for one cluster, as the admin user, with the cluster's client CA as
+   * the CSR signer (so client certificates asked for by CSR work as the apiserver's own) and the
+   * service-account signer for tokens. Secure port 0: it serves nothing; it is ready once its
+   * log says its controllers started. Controllers that need nodes or a cloud are off.
+   */
+  private async startControllerManager(
+    info: ClusterInfo,
+    saSigner: TinyCa,
+    clientCa: TinyCa,
+  ): Promise<ManagedProcess> {
+    const kcm = this.binaries.kubeControllerManager;
+    if (!existsSync(kcm))
+      throw new Error(
+        `no kube-controller-manager at ${kcm} (KUBEBUILDER_ASSETS holds only envtest's binaries?); ` +
+          "add it there, or unset KUBEBUILDER_ASSETS so `npm run controlplane` builds it",
+      );
+    const args = [
+      `--kubeconfig=${info.kubeconfig}`,
+      `--authentication-kubeconfig=${info.kubeconfig}`,
+      `--authorization-kubeconfig=${info.kubeconfig}`,
+      "--leader-elect=false",
+      "--bind-address=127.0.0.1",
+      "--secure-port=0",
+      "--controllers=*,-nodeipam,-nodelifecycle,-persistentvolume-binder,-attachdetach,-persistentvolume-expander,-cloud-node-lifecycle,-ttl,-route,-service,-bootstrapsigner,-tokencleaner",
+      `--service-account-private-key-file=${saSigner.keyPath}`,
+      `--root-ca-file=${info.servingCa}`,
+      `--cluster-signing-cert-file=${clientCa.certPath}`,
+      `--cluster-signing-key-file=${clientCa.keyPath}`,
+      "--use-service-account-credentials=false",
+      "--v=1",
+    ];
+    const started = Date.now();
+    const proc = await this.startProcess({
+      name: `kube-controller-manager (${info.name})`,
+      logName: `kube-controller-manager-${info.name}`,
+      command: kcm,
+      args,
+      // Up and past flag parsing and its first informer sync: the log says "Started controller".
+      ready: proc =>
+        Promise.resolve(/Started controller|Starting controller/.test(proc.logTail(400))),
+    }).catch((err: unknown) => {
+      throw new Error(`kube-controller-manager for ${info.name}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    });
+    this.log(`kube-controller-manager for ${info.name} up in ${Date.now() - started} ms`);
+    return proc;
   }
 
   private spawnApiserver(name: string, dir: string, args: string[]): ManagedProcess {
@@ -265,12 +380,39 @@ export class ControlPlane {
     await this.waitApiserver(c);
   }
 
+  /**
+   * With IBU_GITOPS_KEEP_LOGS=<dir>, copies every process's log (apiservers, etcd, the hub
+   * stack) to <dir>/<control plane folder>/ before the folder goes: what to read after a failure.
+   */
+  private keepLogs(): void {
+    const keep = process.env.IBU_GITOPS_KEEP_LOGS;
+    if (!keep) return;
+    const to = join(keep, basename(this.root));
+    try {
+      mkdirSync(to, { recursive: true });
+      cpSync(this.root, to, {
+        recursive: true,
+        filter: src => statSync(src).isDirectory() || src.endsWith(".log"),
+      });
+      this.log(`logs kept in ${to}`);
+    } catch (err) {
+      this.log(`could not keep the logs in ${to}: ${(err as Error).message}`);
+    }
+  }
+
   /** Stops every process and removes every file. Safe to call twice. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    await Promise.all([...this.clusterMap.values()].map(c => c.process.stop()));
+    await Promise.all(this.extra.map(p => p.stop()));
+    await Promise.all(
+      [...this.clusterMap.values()].map(async c => {
+        await c.controllerManager?.stop();
+        await c.process.stop();
+      }),
+    );
     await this.etcd?.stop();
+    this.keepLogs();
     rmSync(this.root, { recursive: true, force: true });
     if (this.reaper) {
       try {

@@ -28,10 +28,25 @@ const OCM_API = "open-cluster-management.io/api";
 /** Every third-party CRD the tests need, by module. */
 export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
   {
+    // The API version OCM's controllers of the hub stack (open-cluster-management.io/ocm v1.2.1) use.
     path: OCM_API,
-    version: "v1.1.0",
-    sum: "h1:fu5xst9T/Ya6o41kqdd0zbNiDU+D3nNMTvoRVeF8j+U=",
+    version: "v1.2.0",
+    sum: "h1:+yeQgJiErrur5S4s205UM37EcZ2XbC9pFSm0xgV5/hU=",
     crds: [
+      // What OCM's placement controller reads besides Placements (hub stack).
+      {
+        file: "cluster/v1alpha1/0000_02_clusters.open-cluster-management.io_clusterclaims.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "cluster/v1alpha1/0000_05_clusters.open-cluster-management.io_addonplacementscores.crd.yaml",
+        sets: ["hub"],
+      },
+      // The work agent records what it applied on the spoke.
+      {
+        file: "work/v1/0000_01_work.open-cluster-management.io_appliedmanifestworks.crd.yaml",
+        sets: ["spoke"],
+      },
       {
         file: "cluster/v1/0000_00_clusters.open-cluster-management.io_managedclusters.crd.yaml",
         sets: ["hub"],
@@ -92,6 +107,39 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
         sets: ["hub"],
       },
       { file: "deploy/crds/policy.open-cluster-management.io_policysets.yaml", sets: ["hub"] },
+      // The propagator watches PolicyAutomations and will not start without the kind.
+      {
+        file: "deploy/crds/policy.open-cluster-management.io_policyautomations.yaml",
+        sets: ["hub"],
+      },
+    ],
+  },
+  {
+    // The PlacementRule kind TALM's release-4.22 batches target (its controller is in the hub stack).
+    path: "open-cluster-management.io/multicloud-operators-subscription",
+    version: "v0.16.0",
+    sum: "h1:rsup8obE4AYZmhJHjZznQqFX3FUII9o200uRinmgbqg=",
+    crds: [
+      {
+        file: "deploy/hub-common/apps.open-cluster-management.io_placementrules_crd.yaml",
+        sets: ["hub"],
+      },
+    ],
+  },
+  {
+    // ManagedClusterView and ManagedClusterAction, which TALM watches (the version its go.mod requires).
+    path: "github.com/stolostron/cluster-lifecycle-api",
+    version: "v0.0.0-20240918064238-a5e71b599118",
+    sum: "h1:etBoN2TXjxiTNZ/pmvbHuKSvJWm7ml+QGWrHPTeHQ+g=",
+    crds: [
+      {
+        file: "view/v1beta1/view.open-cluster-management.io_managedclusterviews.crd.yaml",
+        sets: ["hub"],
+      },
+      {
+        file: "action/v1beta1/action.open-cluster-management.io_managedclusteractions.crd.yaml",
+        sets: ["hub"],
+      },
     ],
   },
   {
@@ -102,6 +150,11 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
       {
         file: "deploy/crds/policy.open-cluster-management.io_configurationpolicies.yaml",
         sets: ["hub", "spoke"],
+      },
+      // config-policy-controller watches OperatorPolicies on the spoke.
+      {
+        file: "deploy/crds/policy.open-cluster-management.io_operatorpolicies.yaml",
+        sets: ["spoke"],
       },
     ],
   },
