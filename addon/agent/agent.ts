@@ -15,6 +15,8 @@ export interface AgentOptions {
   readonly log?: (line: string) => void;
   /** Reports every change of the IBU to the hub (absent when the agent runs without a hub). */
   readonly reporter?: HubReporter;
+  /** See ControllerOptions. @default 300 */
+  readonly backupDeletionTimeoutSeconds?: number;
 }
 
 export class Agent {
@@ -29,6 +31,7 @@ export class Agent {
       node: opts.node,
       namespace: opts.namespace,
       log: this.log,
+      backupDeletionTimeoutSeconds: opts.backupDeletionTimeoutSeconds,
       onChange: ibu => void opts.reporter?.update(ibu, this.signal),
     });
     this.queue = new CoalescingQueue((key, err) =>

@@ -13,6 +13,7 @@ import {
   find,
   idleConditions,
   inProgressStage,
+  isFailed,
   isTransitionRequested,
   requestTransition,
   setCondition,
@@ -49,6 +50,11 @@ export interface ControllerOptions {
   readonly now?: () => string;
   /** Called with the IBU after every reconcile's status write (the hub reporter listens). */
   readonly onChange?: (ibu: Ibu) => void;
+  /**
+   * How long a finalize or cancel waits for Velero to delete the backups before it fails.
+   * @default 300 (LCA's 5 minutes)
+   */
+  readonly backupDeletionTimeoutSeconds?: number;
 }
 
 /** How long a failed abort or finalize waits before it is tried again (LCA's long requeue). */
@@ -59,6 +65,8 @@ const HEALTH_RECHECK_MS = 5000;
 
 export class IbuController {
   private lastCleanupAttempt = 0;
+  /** The cleanup attempt under way (waiting for Velero), if any; a restart begins a new one. */
+  private cleanupStartedAt: number | undefined;
   private readonly healthGate: HealthGate;
   private readonly now: () => string;
   private readonly log: (line: string) => void;
@@ -83,9 +91,17 @@ export class IbuController {
     if (existsSync(saved) && this.savedBeforeThisBoot(saved)) return this.restoreSaved(saved);
     const existing = await this.api.get<Ibu>(`${IBU_PATH}/${IBU_NAME}`);
     if (existing) return existing;
-    // Deleted in the middle of a stage: it comes back as it was (LCA does the same).
-    if (existsSync(this.lastSeenFile()))
-      return this.restoreSaved(this.lastSeenFile(), { keep: true });
+    // Deleted in the middle of a stage: it comes back as it was (LCA does the same), except
+    // after a failed Rollback, which no stage may follow: LCA re-creates it fresh at Idle
+    // then, the documented way out.
+    const lastSeen = this.lastSeenFile();
+    if (existsSync(lastSeen)) {
+      const last = JSON.parse(readFileSync(lastSeen, "utf8")) as Ibu;
+      if (!isFailed(last.status?.conditions, "Rollback"))
+        return this.restoreSaved(lastSeen, { keep: true });
+      rmSync(lastSeen, { force: true });
+      this.log("ImageBasedUpgrade deleted after a failed Rollback: re-created at Idle");
+    }
     const fresh = {
       apiVersion: "lca.openshift.io/v1",
       kind: "ImageBasedUpgrade",
@@ -117,7 +133,17 @@ export class IbuController {
     return join(this.opts.node.lcaDir(), "ibu-last.json");
   }
 
+  /** resourceVersion of the IBU last written to the last-seen file. */
+  private remembered: string | undefined;
+
+  /**
+   * Keeps the last-seen file current: LCA saves the IBU as it was when deleted (its watch
+   * hands it the deleted object), so a label or annotation added since the last status write
+   * must come back too.
+   */
   private remember(ibu: Ibu): void {
+    if (ibu.metadata.resourceVersion && ibu.metadata.resourceVersion === this.remembered) return;
+    this.remembered = ibu.metadata.resourceVersion;
     const file = this.lastSeenFile();
     if (find(ibu.status?.conditions, "Idle")?.status === "True") {
       rmSync(file, { force: true });
@@ -134,8 +160,10 @@ export class IbuController {
     const created = await this.api.create<Ibu>(IBU_PATH, {
       apiVersion: saved.apiVersion,
       kind: saved.kind,
+      // Labels and annotations come back too: LCA restores the saved object's metadata.
       metadata: {
         name: IBU_NAME,
+        ...(saved.metadata.labels ? { labels: saved.metadata.labels } : {}),
         ...(saved.metadata.annotations ? { annotations: saved.metadata.annotations } : {}),
       },
       spec: saved.spec,
@@ -150,6 +178,7 @@ export class IbuController {
   /** One reconcile: returns true when work remains (the caller runs it again soon). */
   async reconcile(): Promise<boolean> {
     let ibu = await this.ensureIbu();
+    this.remember(ibu);
     const afterPivot = this.afterPivot(ibu);
     let status: IbuStatus = ibu.status ?? {};
     let conditions: Condition[] = [...(status.conditions ?? [])];
@@ -187,30 +216,47 @@ export class IbuController {
       next => (current = next),
     );
     if (stage === "Prep") return this.finishStage(ctx, "Prep", await prep(ctx));
-    if (stage === "Idle") {
-      // The Idle condition's reason says which: it survives a restart of the agent.
-      const reason = find(current.status?.conditions, "Idle")?.reason;
-      const kind = reason === "Finalizing" || reason === "FinalizeFailed" ? "finalize" : "abort";
-      if (reason === "AbortFailed" || reason === "FinalizeFailed") {
-        // LCA: a failed cleanup is tried again every 5 minutes, or at once when the user says
-        // it was done by hand with the manual-cleanup-done annotation (which is then removed).
-        const manual = current.metadata.annotations?.[Annotation.manualCleanupDone] !== undefined;
-        if (!manual && Date.now() - this.lastCleanupAttempt < CLEANUP_RETRY_MS) return false;
-        if (manual) {
-          current = await this.api.mergePatch<Ibu>(`${IBU_PATH}/${IBU_NAME}`, {
-            metadata: { annotations: { [Annotation.manualCleanupDone]: null } },
-          });
-          this.log("manual-cleanup-done: cleaning up again");
-        }
-      }
-      // LCA: finalize (not abort) waits for a healthy cluster before it cleans up.
-      if (await this.finalizeWaits(ctx, kind)) return true;
-      this.lastCleanupAttempt = Date.now();
-      return this.finishIdle(ctx.ibu, kind, await cleanup(ctx, kind));
-    }
+    if (stage === "Idle") return this.runIdle(ctx);
     const outcome =
       stage === "Upgrade" ? await upgrade(ctx, afterPivot) : await rollback(ctx, afterPivot);
     return this.finishStage(ctx, stage, outcome);
+  }
+
+  /** Cancel or finalize: one cleanup pass, then Idle, a failure, or another pass soon. */
+  private async runIdle(ctx: StageContext): Promise<boolean> {
+    // The Idle condition's reason says which: it survives a restart of the agent.
+    const reason = find(ctx.ibu.status?.conditions, "Idle")?.reason;
+    const kind = reason === "Finalizing" || reason === "FinalizeFailed" ? "finalize" : "abort";
+    if (!(await this.cleanupDue(ctx, reason))) return false;
+    // LCA: finalize (not abort) waits for a healthy cluster before it cleans up.
+    if (await this.finalizeWaits(ctx, kind)) return true;
+    this.lastCleanupAttempt = Date.now();
+    const fresh = this.cleanupStartedAt === undefined;
+    const startedAt = (this.cleanupStartedAt ??= Date.now());
+    const seconds = this.opts.backupDeletionTimeoutSeconds;
+    const outcome = await cleanup(ctx, kind, {
+      fresh,
+      startedAt,
+      backupDeletionTimeoutMs: seconds !== undefined ? seconds * 1000 : undefined,
+    });
+    if (outcome.kind === "waiting") return true;
+    this.cleanupStartedAt = undefined;
+    return this.finishIdle(ctx.ibu, kind, outcome);
+  }
+
+  /**
+   * LCA: a failed cleanup is tried again every 5 minutes, or at once when the user says it was
+   * done by hand with the manual-cleanup-done annotation (which is then removed). An attempt
+   * waiting for Velero goes on: it began after the failure.
+   */
+  private async cleanupDue(ctx: StageContext, reason: string | undefined): Promise<boolean> {
+    const retry = reason === "AbortFailed" || reason === "FinalizeFailed";
+    if (!retry || this.cleanupStartedAt !== undefined) return true;
+    if (ctx.ibu.metadata.annotations?.[Annotation.manualCleanupDone] === undefined)
+      return Date.now() - this.lastCleanupAttempt >= CLEANUP_RETRY_MS;
+    await ctx.annotate(Annotation.manualCleanupDone, null);
+    this.log("manual-cleanup-done: cleaning up again");
+    return true;
   }
 
   /** Finalize's health check: when the cluster is not healthy, says so on the Idle condition. */

@@ -80,6 +80,7 @@ export interface Ibu {
     readonly name: string;
     readonly resourceVersion?: string;
     readonly generation?: number;
+    readonly labels?: Readonly<Record<string, string>>;
     readonly annotations?: Readonly<Record<string, string>>;
   };
   readonly spec: IbuSpec;

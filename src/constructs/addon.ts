@@ -802,7 +802,7 @@ export class IbuAddon extends Construct {
           {
             apiGroups: ["velero.io"],
             resources: ["deletebackuprequests"],
-            verbs: ["get", "create"],
+            verbs: ["get", "list", "create", "delete"],
           },
           // LVMS volumes set to Retain around the Backups and Restores, then back (LCA's).
           { apiGroups: [""], resources: ["persistentvolumes"], verbs: ["list", "patch"] },
@@ -874,16 +874,24 @@ export class IbuAddon extends Construct {
             verbs: ["patch"],
             resourceNames: ["version"],
           },
+          // (the seed's mirror sets and CatalogSources are deleted first, as LCA does)
           {
             apiGroups: ["config.openshift.io"],
             resources: ["imagedigestmirrorsets"],
-            verbs: ["get", "list", "create", "patch"],
+            verbs: ["get", "list", "create", "patch", "delete"],
           },
           {
             apiGroups: ["operator.openshift.io"],
             resources: ["imagecontentsourcepolicies"],
-            verbs: ["get", "list", "create", "patch"],
+            verbs: ["get", "list", "create", "patch", "delete"],
           },
+          {
+            apiGroups: ["operators.coreos.com"],
+            resources: ["catalogsources"],
+            verbs: ["list", "delete"],
+          },
+          // The node's own labels, put back on it after the pivot (LCA's setNodeLabels).
+          { apiGroups: [""], resources: ["nodes"], verbs: ["patch"] },
           // (and any MachineConfig read: the node's current one tells whether FIPS is on)
           {
             apiGroups: ["machineconfiguration.openshift.io"],

@@ -238,6 +238,15 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
         file: "machineconfiguration/v1/zz_generated.crd-manifests/0000_80_machine-config_01_machineconfigpools-Default.crd.yaml",
         sets: [],
       },
+      // The image mirror kinds LCA carries across the pivot (agent-upgrade.test.ts).
+      {
+        file: "config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_imagedigestmirrorsets.crd.yaml",
+        sets: [],
+      },
+      {
+        file: "operator/v1alpha1/zz_generated.crd-manifests/0000_10_config-operator_01_imagecontentsourcepolicies.crd.yaml",
+        sets: [],
+      },
     ],
   },
   {
@@ -245,7 +254,11 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
     path: "github.com/operator-framework/api",
     version: "v0.37.0",
     sum: "h1:2XCMWitBnumtJTqzip6LQKUwpM2pXVlt3gkpdlkbaCE=",
-    crds: [{ file: "crds/operators.coreos.com_clusterserviceversions.yaml", sets: [] }],
+    crds: [
+      { file: "crds/operators.coreos.com_clusterserviceversions.yaml", sets: [] },
+      // The seed's CatalogSources, which LCA deletes after the pivot (agent-upgrade.test.ts).
+      { file: "crds/operators.coreos.com_catalogsources.yaml", sets: [] },
+    ],
   },
 ];
 

@@ -32,6 +32,8 @@ export class SandboxNode {
       hub?: { api: KubeApi; clusterName: string };
       /** etcd executable, for seeds that carry etcd data (the control plane's own). */
       etcdBinary?: string;
+      /** How long finalize waits for Velero to delete the backups. @default 300 */
+      backupDeletionTimeoutSeconds?: number;
     },
   ) {}
 
@@ -50,9 +52,14 @@ export class SandboxNode {
     const { hub, log } = this.opts;
     const reporter =
       hub && new HubReporter({ hub: hub.api, clusterName: hub.clusterName, node, log });
-    this.running = new Agent({ api: this.api, node, resyncSeconds: 2, log, reporter }).run(
-      this.abort.signal,
-    );
+    this.running = new Agent({
+      api: this.api,
+      node,
+      resyncSeconds: 2,
+      log,
+      reporter,
+      backupDeletionTimeoutSeconds: this.opts.backupDeletionTimeoutSeconds,
+    }).run(this.abort.signal);
   }
 
   /** The agent asked for a reboot: stop it, boot the default deployment, start it again. */

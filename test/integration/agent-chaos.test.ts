@@ -1,7 +1,10 @@
 // Chaos: the agent process is SIGKILLed at seeded random moments throughout full
 // Prep → Upgrade → finalize runs (reboots included) and restarted each time, as systemd or the
 // kubelet would. Every run must still converge: booted into the new stateroot, the old one
-// gone, only Idle=True, nothing left in LCA's workspace. IBU_GITOPS_CHAOS_SEED and
+// gone, only Idle=True, nothing left in LCA's workspace; with OADP content, the cluster's
+// configuration carried across the pivot (mirror sets with their metadata, node labels; the
+// seed's mirror sets and CatalogSources gone), the backups deleted through Velero (finalize
+// waits for it) and their apply-label labels removed. IBU_GITOPS_CHAOS_SEED and
 // IBU_GITOPS_CHAOS_KILLS change the seed and the number of kills (at least 50 by default).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -14,7 +17,9 @@ import type { Ibu } from "../../addon/agent/ibu-types.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { AgentProcess } from "../support/agent-process.js";
 import { ControlPlane } from "../support/controlplane.js";
-import { loadOwnCrds } from "../support/crds.js";
+import { ClusterState, installAgentCrds } from "../support/cluster-state.js";
+import { VeleroPhaseFixture } from "../support/velero-fixture.js";
+import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
 import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
 import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
@@ -74,7 +79,7 @@ describe("the agent under SIGKILL", () => {
       TestRegistry.start(),
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
-    await cp.cluster("sno").installCrds(loadOwnCrds().map(s => s.crd));
+    await installAgentCrds(cp.cluster("sno"));
     // The seed carries etcd data with PKI too: kills may land while it is open offline.
     etcdBinary = await writeSeedEtcd(
       etcdOf(seedCluster),
@@ -86,11 +91,73 @@ describe("the agent under SIGKILL", () => {
       imageNames: ["release", "operator"],
     }));
     api = new KubeApi(cp.cluster("sno").kubeConfig());
+    await oadpContent();
+    velero = new VeleroPhaseFixture(api).start();
   }, 180_000);
 
   afterAll(async () => {
+    await velero?.stop();
     await Promise.all([cp?.stop(), registry?.stop(), seedCluster?.remove()]);
   });
+
+  let velero: VeleroPhaseFixture;
+  const BACKUPS = "/apis/velero.io/v1/namespaces/openshift-adp/backups";
+  const KEPT = "/api/v1/namespaces/default/configmaps/klusterlet-state";
+
+  /** OADP (a DataProtectionApplication the fixture reconciles) and a Backup/Restore pair. */
+  async function oadpContent(): Promise<void> {
+    for (const name of ["openshift-adp", "openshift-lifecycle-agent"])
+      await api.request("POST", "/api/v1/namespaces", {
+        apiVersion: "v1",
+        kind: "Namespace",
+        metadata: { name },
+      });
+    await api.create(
+      "/apis/oadp.openshift.io/v1alpha1/namespaces/openshift-adp/dataprotectionapplications",
+      {
+        apiVersion: "oadp.openshift.io/v1alpha1",
+        kind: "DataProtectionApplication",
+        metadata: { name: "dpa", namespace: "openshift-adp" },
+        spec: {},
+      },
+    );
+    await api.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "klusterlet-state", namespace: "default" },
+      data: { hub: "https://hub.example.com" },
+    });
+    const meta = (annotations: Record<string, string>): object => ({
+      name: "klusterlet",
+      namespace: "openshift-adp",
+      annotations,
+    });
+    await api.apply({
+      apiVersion: "v1",
+      kind: "ConfigMap",
+      metadata: { name: "oadp-cm", namespace: "openshift-adp" },
+      data: {
+        "klusterlet.yaml": [
+          {
+            apiVersion: "velero.io/v1",
+            kind: "Backup",
+            metadata: meta({
+              "lca.openshift.io/apply-label": "v1/configmaps/default/klusterlet-state",
+            }),
+            spec: { includedNamespaces: ["default"] },
+          },
+          {
+            apiVersion: "velero.io/v1",
+            kind: "Restore",
+            metadata: meta({ "lca.openshift.io/apply-wave": "1" }),
+            spec: { backupName: "klusterlet" },
+          },
+        ]
+          .map(d => stringify(d))
+          .join("---\n"),
+      },
+    });
+  }
 
   /** Moves the IBU one step along Prep → Upgrade → finalize; true when the run is complete. */
   async function drive(state: { finalizing: boolean }): Promise<boolean> {
@@ -114,7 +181,11 @@ describe("the agent under SIGKILL", () => {
     if (stage) {
       const spec =
         stage === "Prep"
-          ? { stage, seedImageRef: { image: seed, version: "4.18.1" } }
+          ? {
+              stage,
+              seedImageRef: { image: seed, version: "4.18.1" },
+              oadpContent: [{ name: "oadp-cm", namespace: "openshift-adp" }],
+            }
           : { ...ibu.spec, stage };
       await api.request("PUT", IBU, { ...ibu, spec }); // a conflict just means: look again
     }
@@ -134,6 +205,10 @@ describe("the agent under SIGKILL", () => {
     let run = 0;
     for (; totalKills < MIN_KILLS && run < MAX_RUNS; run++) {
       await api.delete(IBU);
+      const cluster = new ClusterState(api, "sno");
+      await cluster.configure();
+      // The last run's Restore goes: each run's API state after the pivot would have none.
+      await api.delete("/apis/velero.io/v1/namespaces/openshift-adp/restores/klusterlet");
       const spoke = await makeSysroot("4.17.0", { hostname: `sno-${run}` });
       const store = mkdtempSync(join(tmpdir(), "ibu-chaos-store-"));
       const logFile = join(spoke.dir, "agent.log");
@@ -145,6 +220,7 @@ describe("the agent under SIGKILL", () => {
           imageStore: store,
           logFile,
           etcd: etcdBinary,
+          whileOff: () => cluster.becomeSeeds(),
         },
         api,
       );
@@ -186,6 +262,12 @@ describe("the agent under SIGKILL", () => {
         const key = await signingKey(etcdOf(spoke));
         expect(key).toContain("PRIVATE KEY");
         expect(key).not.toBe(seedSigningKey);
+        // What LCA carries, deletes and cleans up, whatever the kills interrupted.
+        expect(agent.whileOffError).toBeUndefined();
+        await cluster.expectCarried();
+        expect((await api.get<{ items: unknown[] }>(BACKUPS))?.items).toEqual([]);
+        const kept = await api.get<{ metadata: { labels?: object } }>(KEPT);
+        expect(kept?.metadata.labels).toBeUndefined();
       } finally {
         await agent.stop();
         await spoke.remove();

@@ -13,12 +13,7 @@ import { fingerprints, pkiRoots } from "../../addon/agent/drivers/crypto.js";
 import { run } from "../../addon/agent/exec.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
-import { loadOwnCrds, loadThirdPartyCrds, type Crd } from "../support/crds.js";
-import {
-  OADP_DPA_CRD_STANDIN,
-  VELERO_PHASE_ANNOTATION,
-  VeleroPhaseFixture,
-} from "../support/velero-fixture.js";
+import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
 import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
 import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
@@ -26,6 +21,7 @@ import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
 import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { TestRegistry } from "../support/registry.js";
 import { SandboxNode } from "../support/sandbox-node.js";
+import { ClusterState, installAgentCrds } from "../support/cluster-state.js";
 import { makeSysroot, type TestSysroot } from "../support/sysroot.js";
 
 describe("the agent through Upgrade, finalize and Rollback", () => {
@@ -48,18 +44,9 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       TestRegistry.start(),
       makeSysroot("4.18.1", { hostname: "seed" }),
     ]);
-    // Velero's kinds, and ACM's Policy (the replicated policies LCA reads policy manifests from).
-    const thirdParty = (await loadThirdPartyCrds()).filter(
-      s =>
-        s.crd.spec.group === "velero.io" || // Backups, Restores, BackupStorageLocations ...
-        s.crd.metadata.name === "policies.policy.open-cluster-management.io",
-    );
-    await cp
-      .cluster("sno")
-      .installCrds([
-        ...[...loadOwnCrds(), ...thirdParty].map(s => s.crd),
-        OADP_DPA_CRD_STANDIN as unknown as Crd,
-      ]);
+    // Velero's kinds, the mirror kinds and CatalogSources, and ACM's Policy (the replicated
+    // policies LCA reads policy manifests from).
+    await installAgentCrds(cp.cluster("sno"), ["policies.policy.open-cluster-management.io"]);
     // The seed carries its etcd, holding PKI too (Secrets, ConfigMaps), as OpenShift's does.
     const seedDeployment = seedCluster.ostree.deployments()[0]!;
     etcdBinary = await writeSeedEtcd(
@@ -83,7 +70,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     await Promise.all([cp?.stop(), registry?.stop(), seedCluster?.remove()]);
   });
 
-  async function boot(whileOff?: (reboot: number) => void | Promise<void>): Promise<void> {
+  async function boot(
+    whileOff?: (reboot: number) => void | Promise<void>,
+    opts: { backupDeletionTimeoutSeconds?: number } = {},
+  ): Promise<void> {
     await api.delete(IBU); // each test starts from a fresh cluster state
     // Events of earlier tests go: each test sees the Reboot events of its own node only.
     await api.request("DELETE", "/apis/events.k8s.io/v1/namespaces/default/events");
@@ -95,6 +85,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       log,
       whileOff,
       etcdBinary,
+      ...opts,
     });
     sandbox.start();
     await waitFor("Idle", i => cond(i, "Idle") === "True/Idle/Idle");
@@ -512,13 +503,23 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
       );
       // Prep asked Velero to delete it (the fixture did) before going on.
-      const staleDelete = await api.get<{ spec: { backupName: string } }>(
-        "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests/app",
-      );
-      expect(staleDelete?.spec.backupName).toBe("app");
+      expect(velero.deleted).toBe(1);
       expect(
         await api.get("/apis/velero.io/v1/namespaces/openshift-adp/backups/app"),
       ).toBeUndefined();
+      // Velero syncs another one back between Prep and Upgrade: the Upgrade checks again, as
+      // LCA does before each group of Backups.
+      await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
+        apiVersion: "velero.io/v1",
+        kind: "Backup",
+        metadata: {
+          name: "klusterlet",
+          namespace: "openshift-adp",
+          labels: { "config.openshift.io/clusterID": "another-installation" },
+        },
+        spec: {},
+        status: { phase: "Completed" },
+      });
       await setStage("Upgrade");
       await waitFor(
         "UpgradeCompleted",
@@ -575,11 +576,12 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       ).toBe(cloud);
       await setStage("Idle");
       await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
-      const dbrs = await api.get<{ items: Array<{ spec: { backupName: string } }> }>(
-        "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests",
+      // the two stale ones, then finalize's for this upgrade's two, which finalize waited for
+      expect(velero.deleted).toBe(4);
+      const backups = await api.get<{ items: unknown[] }>(
+        "/apis/velero.io/v1/namespaces/openshift-adp/backups",
       );
-      // the stale one's, then finalize's for this upgrade's two
-      expect(dbrs?.items.map(d => d.spec.backupName).sort()).toEqual(["app", "app", "klusterlet"]);
+      expect(backups?.items).toEqual([]);
     } finally {
       await velero.stop();
     }
@@ -741,7 +743,26 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
             `/apis/velero.io/v1/namespaces/openshift-adp/${plural}/${o.metadata.name}`,
           );
       }
-      await writeManifests([{ name: "broken", wave: "1", backupPhase: "PartiallyFailed" }]);
+      await api.apply({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "broken-state", namespace: "default" },
+        data: { kept: "by the Backup" },
+      });
+      const brokenLabel = async (): Promise<string | undefined> =>
+        (
+          await api.get<{ metadata: { labels?: Record<string, string> } }>(
+            "/api/v1/namespaces/default/configmaps/broken-state",
+          )
+        )?.metadata.labels?.["lca.openshift.io/backup"];
+      await writeManifests([
+        {
+          name: "broken",
+          wave: "1",
+          backupPhase: "PartiallyFailed",
+          applyLabel: "v1/configmaps/default/broken-state",
+        },
+      ]);
       await boot();
       await setStage("Prep", { seedImageRef: { image: seed, version: "4.18.1" }, ...manifestSpec });
       await waitFor(
@@ -757,9 +778,15 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       expect(cond(failed, "UpgradeInProgress")).toBe("False/Failed/Failed backup CRs: broken");
       expect(failed.status?.validNextStages).toEqual(["Idle"]);
       expect(booted()).toBe("rhcos_4.17.0");
+      expect(await brokenLabel()).toBe("broken");
       await setStage("Idle");
       await waitFor("Idle after cancel", i => cond(i, "Idle") === "True/Idle/Idle");
       expect(spoke!.ostree.stateroots()).toEqual(["rhcos_4.17.0"]);
+      // A cancel cleans up as a finalize does: the failed Backup deleted, the label removed.
+      expect(
+        await api.get("/apis/velero.io/v1/namespaces/openshift-adp/backups/broken"),
+      ).toBeUndefined();
+      expect(await brokenLabel()).toBeUndefined();
     } finally {
       await velero.stop();
     }
@@ -918,8 +945,15 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
   it("brings a deleted IBU back as it was in the middle of an upgrade", async () => {
     await boot();
     await prepped();
+    // Its labels and annotations come back too, as LCA restores the saved object's metadata.
+    await api.mergePatch(IBU, {
+      metadata: { labels: { "example.com/owner": "site-team" }, annotations: { note: "kept" } },
+    });
+    await new Promise(r => setTimeout(r, 1000)); // the agent sees the change (a watch event)
     await api.delete(IBU);
     const back = await waitFor("the IBU back", i => cond(i, "PrepCompleted") !== undefined);
+    expect(back.metadata.labels).toEqual({ "example.com/owner": "site-team" });
+    expect(back.metadata.annotations).toEqual({ note: "kept" });
     expect(back.spec.stage).toBe("Prep");
     expect(back.spec.seedImageRef?.version).toBe("4.18.1");
     expect(cond(back, "PrepCompleted")).toBe("True/Completed/Prep stage completed successfully");
@@ -929,5 +963,166 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     await api.delete(IBU);
     const fresh = await waitFor("a fresh IBU", i => cond(i, "Idle") === "True/Idle/Idle");
     expect(fresh.spec).toEqual({ stage: "Idle" });
+  });
+
+  describe("leaves the cluster as LCA leaves it", () => {
+    const cluster = (): ClusterState => new ClusterState(api, "sno-1");
+    const clusterConfiguration = (): Promise<void> => cluster().configure();
+    const seedState = (): Promise<void> => cluster().becomeSeeds();
+    const expectClusterConfiguration = (): Promise<void> => cluster().expectCarried();
+    const removeClusterConfiguration = (): Promise<void> => cluster().remove();
+    type Meta = { metadata: { labels?: Record<string, string> } };
+
+    it("carries the mirror sets with their labels and annotations and the node's own labels; the seed's mirror sets and CatalogSources go", async () => {
+      try {
+        await clusterConfiguration();
+        await boot(reboot => (reboot === 1 ? seedState() : undefined));
+        await prepped();
+        await upgraded();
+        await expectClusterConfiguration();
+        await setStage("Idle");
+        await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
+      } finally {
+        await removeClusterConfiguration();
+      }
+    });
+
+    it("re-creates a deleted IBU fresh at Idle after a failed Rollback, so it can move again", async () => {
+      await boot();
+      await prepped();
+      await upgraded();
+      // The original deployment is gone (removed by hand, say): Rollback cannot succeed.
+      await spoke!.ostree.removeStateroot("rhcos_4.17.0");
+      await setStage("Rollback");
+      const failed = await waitFor(
+        "Rollback failed",
+        i => cond(i, "RollbackCompleted") !== undefined,
+      );
+      expect(cond(failed, "RollbackCompleted")).toBe("False/Failed/Rollback failed");
+      expect(failed.status?.validNextStages).toBeUndefined();
+      // No stage may follow: the API's CEL rule refuses every change.
+      const refused = await api.request("PUT", IBU, {
+        ...failed,
+        spec: { ...failed.spec, stage: "Idle" },
+      });
+      expect(refused.status).toBe(422);
+      await api.delete(IBU);
+      const fresh = await waitFor(
+        "a fresh IBU",
+        i => cond(i, "Idle") === "True/Idle/Idle" && i.status?.validNextStages !== undefined,
+      );
+      expect(fresh.spec).toEqual({ stage: "Idle" });
+      expect(fresh.status?.conditions).toHaveLength(1);
+      expect(fresh.status?.validNextStages).toEqual(["Prep"]);
+      // ... and it stays fresh: the agent does not bring the failed one back later.
+      await new Promise(r => setTimeout(r, 2500));
+      expect(cond((await api.get<Ibu>(IBU))!, "RollbackCompleted")).toBeUndefined();
+    });
+
+    it("waits for Velero to delete the backups on finalize, fails saying why when it does not, removes apply-label labels; a second upgrade runs clean", async () => {
+      const velero = new VeleroPhaseFixture(api).start();
+      const seedCluster2 = await makeSysroot("4.19.0", { hostname: "seed" });
+      try {
+        await clearVelero();
+        await clusterConfiguration();
+        const { seed: seed2 } = await publishSeed(registry, seedCluster2, {
+          version: "4.19.0",
+          imageNames: ["release"],
+        });
+        await api.apply({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "klusterlet-state", namespace: "default" },
+          data: { hub: "https://hub.example.com" },
+        });
+        const applyLabel = async (): Promise<string | undefined> =>
+          (await api.get<Meta>("/api/v1/namespaces/default/configmaps/klusterlet-state"))?.metadata
+            .labels?.["lca.openshift.io/backup"];
+        await writeManifests([
+          { name: "klusterlet", wave: "1", applyLabel: "v1/configmaps/default/klusterlet-state" },
+        ]);
+        const backup = "/apis/velero.io/v1/namespaces/openshift-adp/backups/klusterlet";
+        const request =
+          "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests/klusterlet";
+        // The seed's API state has no Restores either (the sandbox's API state stays).
+        const seedsWithoutRestores = async (): Promise<void> => {
+          await seedState();
+          const restores = "/apis/velero.io/v1/namespaces/openshift-adp/restores";
+          await api.delete(`${restores}/klusterlet`);
+        };
+        await boot(seedsWithoutRestores, {
+          backupDeletionTimeoutSeconds: 3,
+        });
+        await prepped(manifestSpec);
+        await upgraded();
+        expect(await applyLabel()).toBe("klusterlet");
+
+        // Velero does not process the DeleteBackupRequest: finalize must not report Idle.
+        velero.processDeletes = false;
+        await setStage("Idle");
+        const failed = await waitFor(
+          "FinalizeFailed",
+          i => i.status?.conditions?.find(c => c.type === "Idle")?.reason === "FinalizeFailed",
+        );
+        expect(cond(failed, "Idle")).toBe(
+          "False/FinalizeFailed/failed to cleanup backups: failed to delete backups: context deadline exceeded Perform cleanup manually then add 'lca.openshift.io/manual-cleanup-done' annotation to ibu CR to transition back to Idle",
+        );
+        expect(await api.get(backup)).toBeDefined();
+        const kubeSystem = await api.get<{ metadata: { uid: string } }>(
+          "/api/v1/namespaces/kube-system",
+        );
+        const dbr = await api.get<Meta & { spec: { backupName: string } }>(request);
+        expect(dbr?.spec.backupName).toBe("klusterlet");
+        expect(dbr?.metadata.labels).toEqual({
+          "config.openshift.io/clusterID": kubeSystem?.metadata.uid,
+        });
+        // LCA removes the label as it asks for the deletion: no later Backup selects the object.
+        expect(await applyLabel()).toBeUndefined();
+
+        // Velero is back; the user says so: finalize runs again, asks afresh, and completes.
+        velero.processDeletes = true;
+        await api.mergePatch(IBU, {
+          metadata: { annotations: { "lca.openshift.io/manual-cleanup-done": "" } },
+        });
+        await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
+        expect(await api.get(backup)).toBeUndefined();
+        expect(await api.get(request)).toBeUndefined();
+
+        // A second upgrade of the same cluster, with the same OADP content: nothing from the
+        // first gets in its way, and it leaves the cluster as the first did.
+        await setStage("Prep", {
+          seedImageRef: { image: seed2, version: "4.19.0" },
+          ...manifestSpec,
+        });
+        await waitFor(
+          "second PrepCompleted",
+          i => cond(i, "PrepCompleted") === "True/Completed/Prep stage completed successfully",
+        );
+        await setStage("Upgrade");
+        const second = await waitFor(
+          "second UpgradeCompleted",
+          i => cond(i, "UpgradeCompleted") !== undefined,
+          60_000,
+        );
+        expect(cond(second, "UpgradeCompleted")).toBe("True/Completed/Upgrade completed");
+        expect(booted()).toBe("rhcos_4.19.0");
+        expect(second.status?.history?.map(h => [h.stage, h.phases.map(p => p.phase)])).toEqual([
+          ["Prep", ["Stateroot", "Precache"]],
+          ["Upgrade", ["PrePivot", "PostPivot"]],
+        ]);
+        await expectClusterConfiguration();
+        expect(await applyLabel()).toBe("klusterlet");
+        await setStage("Idle");
+        await waitFor("second finalize", i => cond(i, "Idle") === "True/Idle/Idle");
+        expect(spoke!.ostree.stateroots()).toEqual(["rhcos_4.19.0"]);
+        expect(await api.get(backup)).toBeUndefined();
+        expect(await applyLabel()).toBeUndefined();
+        expect(sandbox!.reboots).toBe(2);
+      } finally {
+        await velero.stop();
+        await seedCluster2.remove();
+        await removeClusterConfiguration();
+      }
+    }, 240_000);
   });
 });

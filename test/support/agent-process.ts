@@ -16,6 +16,8 @@ export class AgentProcess {
   private exited: Promise<void> = Promise.resolve();
   starts = 0;
   reboots = 0;
+  /** What the whileOff hook threw, if it did (the node boots anyway). */
+  whileOffError: Error | undefined;
 
   constructor(
     private readonly args: {
@@ -28,6 +30,11 @@ export class AgentProcess {
       compiledMain?: string;
       /** etcd executable (--etcd), for seeds that carry etcd data. */
       etcd?: string;
+      /**
+       * Runs while the node is "off" for a reboot, before it boots again (the seed's API state
+       * stands in here); `reboot` counts from 1.
+       */
+      whileOff?: (reboot: number) => Promise<void>;
     },
     private readonly api: KubeApi,
   ) {}
@@ -60,6 +67,9 @@ export class AgentProcess {
   private async onExit(child: ChildProcess): Promise<void> {
     if (child !== this.child || this.stopping) return;
     if (existsSync(SandboxBoot.rebootMarker(this.args.sysroot))) {
+      await this.args.whileOff?.(this.reboots + 1).catch((err: unknown) => {
+        this.whileOffError = err as Error;
+      });
       sandboxPowerOn(this.args.sysroot);
       await this.api.delete(`${IBU_PATH}/upgrade`);
       this.reboots++;

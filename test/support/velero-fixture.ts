@@ -1,7 +1,8 @@
 // Test fixture standing in for Velero and the OADP operator, which cannot run here: it moves
 // every Backup and Restore in openshift-adp to phase Completed, or to the phase named by the
 // annotation `test.ibu-gitops.dev/velero-phase` (Failed, PartiallyFailed, ...); processes each
-// DeleteBackupRequest there by deleting the Backup it names; and marks each
+// DeleteBackupRequest there as Velero does when the deletion succeeds (the Backup it names is
+// deleted, then the request itself), unless `processDeletes` is off; and marks each
 // DataProtectionApplication Reconciled, with an Available BackupStorageLocation of its name.
 // Nothing else. OADP_DPA_CRD_STANDIN is the DataProtectionApplication kind for test clusters:
 // the OADP operator's Go module (and its CRD) is not served by the module proxy here, so this
@@ -21,6 +22,8 @@ export class VeleroPhaseFixture {
   private loop: Promise<void> = Promise.resolve();
   moved = 0;
   deleted = 0;
+  /** Off: DeleteBackupRequests are left unprocessed, as when Velero is down. */
+  processDeletes = true;
 
   constructor(private readonly api: KubeApi) {}
 
@@ -29,7 +32,7 @@ export class VeleroPhaseFixture {
       while (!this.abort.signal.aborted) {
         for (const plural of ["backups", "restores"])
           await this.advance(plural).catch(() => undefined);
-        await this.processDeletes().catch(() => undefined);
+        if (this.processDeletes) await this.processRequests().catch(() => undefined);
         await this.reconcileDpas().catch(() => undefined);
         await sleep(200, this.abort.signal);
       }
@@ -52,7 +55,7 @@ export class VeleroPhaseFixture {
     }
   }
 
-  private async processDeletes(): Promise<void> {
+  private async processRequests(): Promise<void> {
     const base = "/apis/velero.io/v1/namespaces/openshift-adp";
     const list = await this.api.get<{ items: Array<Obj & { spec: { backupName: string } }> }>(
       `${base}/deletebackuprequests`,
@@ -60,10 +63,8 @@ export class VeleroPhaseFixture {
     for (const d of list?.items ?? []) {
       if (d.status?.phase === "Processed") continue;
       await this.api.delete(`${base}/backups/${d.spec.backupName}`);
-      await this.api.replace(`${base}/deletebackuprequests/${d.metadata.name}`, {
-        ...d,
-        status: { phase: "Processed" },
-      });
+      // Velero removes a backup's deletion requests once the backup is gone.
+      await this.api.delete(`${base}/deletebackuprequests/${d.metadata.name}`);
       this.deleted++;
     }
   }

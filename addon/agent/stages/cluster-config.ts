@@ -6,9 +6,17 @@
 // bundle; kinds the cluster does not serve and objects it does not have are skipped. Node
 // files (LCA's network configuration): /etc/hostname and NetworkManager's connections, which a
 // node needs before it boots, so they go straight into the new deployment's /etc.
-import { cpSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
-import type { KubeApi, KubeObject } from "../../shared/kube.js";
+import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
 import { listIfServed } from "../health.js";
 import { exportGroups, importWaves } from "./oadp.js";
 import { applyManifest, type ApplyProblem } from "./apply.js";
@@ -17,16 +25,76 @@ import { applyManifest, type ApplyProblem } from "./apply.js";
 export const clusterConfigDir = (staterootVar: string): string =>
   join(staterootVar, "opt", "openshift", "cluster-configuration", "manifests");
 
+/** The node's labels, saved beside the manifests (LCA keeps them in its seed reconfiguration). */
+const nodeLabelsFile = (staterootVar: string): string =>
+  join(clusterConfigDir(staterootVar), "..", "node-labels.json");
+
 type Obj = KubeObject & {
-  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+  };
   [k: string]: unknown;
 };
 
-const meta = (o: Obj, labels = false): Obj["metadata"] => ({
+/** What of an object's metadata is carried: its name, and its labels and annotations if asked. */
+const meta = (o: Obj, keep: { labels?: boolean; annotations?: boolean } = {}): Obj["metadata"] => ({
   name: o.metadata.name,
   ...(o.metadata.namespace ? { namespace: o.metadata.namespace } : {}),
-  ...(labels && o.metadata.labels ? { labels: o.metadata.labels } : {}),
+  ...(keep.labels && o.metadata.labels ? { labels: o.metadata.labels } : {}),
+  ...(keep.annotations && o.metadata.annotations ? { annotations: o.metadata.annotations } : {}),
 });
+
+/** The image mirror kinds LCA carries (and deletes the seed's of): apiVersion, kind, collection. */
+const MIRROR_KINDS = [
+  [
+    "config.openshift.io/v1",
+    "ImageDigestMirrorSet",
+    "/apis/config.openshift.io/v1/imagedigestmirrorsets",
+  ],
+  [
+    "operator.openshift.io/v1alpha1",
+    "ImageContentSourcePolicy",
+    "/apis/operator.openshift.io/v1alpha1/imagecontentsourcepolicies",
+  ],
+] as const;
+
+const CATALOG_SOURCES = "/apis/operators.coreos.com/v1alpha1/catalogsources";
+
+/**
+ * Labels of the node that the kubelet or the installer set, which LCA does not carry (its
+ * setNodeLabels' defaultLabels): the new stateroot's own are right for it.
+ */
+export const WELL_KNOWN_NODE_LABELS: readonly string[] = [
+  "beta.kubernetes.io/arch",
+  "beta.kubernetes.io/os",
+  "kubernetes.io/arch",
+  "kubernetes.io/hostname",
+  "kubernetes.io/os",
+  "node-role.kubernetes.io/control-plane",
+  "node-role.kubernetes.io/master",
+  "node.openshift.io/os_id",
+  "node-role.kubernetes.io/worker",
+];
+
+/** LCA's GetSNOMasterNode: the one node labelled master, or undefined when there is not exactly one. */
+async function snoNode(api: KubeApi): Promise<Obj | undefined> {
+  const masters =
+    (await listIfServed<Obj>(
+      api,
+      `/api/v1/nodes?labelSelector=${encodeURIComponent("node-role.kubernetes.io/master")}`,
+    )) ?? [];
+  return masters.length === 1 ? masters[0] : undefined;
+}
+
+/** The node's labels LCA carries: all but the well-known ones. */
+export function customNodeLabels(labels: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(labels).filter(([k]) => !WELL_KNOWN_NODE_LABELS.includes(k)),
+  );
+}
 
 /** The cluster's configuration objects, reduced to what LCA keeps of each. */
 export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
@@ -55,31 +123,26 @@ export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
     metadata: meta(o),
     spec: { clusterID: (o.spec as { clusterID?: string } | undefined)?.clusterID },
   }));
-  for (const [apiVersion, kind, path] of [
-    [
-      "config.openshift.io/v1",
-      "ImageDigestMirrorSet",
-      "/apis/config.openshift.io/v1/imagedigestmirrorsets",
-    ],
-    [
-      "operator.openshift.io/v1alpha1",
-      "ImageContentSourcePolicy",
-      "/apis/operator.openshift.io/v1alpha1/imagecontentsourcepolicies",
-    ],
-  ] as const)
+  // With their labels and annotations, as LCA's getIDMSs/fetchICSPs keep them.
+  for (const [apiVersion, kind, path] of MIRROR_KINDS)
     for (const o of (await listIfServed<Obj>(api, path)) ?? [])
-      out.push({ apiVersion, kind, metadata: meta(o), spec: o.spec });
+      out.push({
+        apiVersion,
+        kind,
+        metadata: meta(o, { labels: true, annotations: true }),
+        spec: o.spec,
+      });
   for (const name of ["99-master-ssh", "99-worker-ssh"])
     await one(`/apis/machineconfiguration.openshift.io/v1/machineconfigs/${name}`, o => ({
       apiVersion: "machineconfiguration.openshift.io/v1",
       kind: "MachineConfig",
-      metadata: meta(o, true),
+      metadata: meta(o, { labels: true }),
       spec: o.spec,
     }));
   await one("/api/v1/namespaces/openshift-config/configmaps/user-ca-bundle", o => ({
     apiVersion: "v1",
     kind: "ConfigMap",
-    metadata: meta(o, true),
+    metadata: meta(o, { labels: true }),
     data: o.data,
   }));
   return out;
@@ -101,6 +164,16 @@ export async function exportClusterConfig(
   const dir = clusterConfigDir(to.staterootVar);
   mkdirSync(join(dir, ".."), { recursive: true, mode: 0o700 });
   exportGroups([objects], dir);
+  const node = await snoNode(api);
+  const labelsFile = nodeLabelsFile(to.staterootVar);
+  rmSync(labelsFile, { force: true });
+  if (node) {
+    writeFileSync(
+      `${labelsFile}.tmp`,
+      JSON.stringify(customNodeLabels(node.metadata.labels ?? {})),
+    );
+    renameSync(`${labelsFile}.tmp`, labelsFile);
+  }
   for (const rel of NODE_FILES) {
     const src = join(from.deploymentDir, rel);
     if (!existsSync(src)) continue;
@@ -113,10 +186,50 @@ export async function exportClusterConfig(
 }
 
 /**
- * After the pivot: the configuration applied again, each object merge-patched into what the
- * seed's state holds (maps merged, lists replaced: the seed's SSH keys do not stay, as with
- * LCA's `oc apply`), then the folder goes (it holds the pull secret).
- * Returns the first problem, if any; applying again after a failure is harmless.
+ * LCA's deleteAllOldMirrorResources: the seed's image mirror sets, content source policies and
+ * CatalogSources go before the cluster's own are applied (the cluster's CatalogSources come
+ * back with its extra or policy manifests). Kinds the cluster does not serve are skipped.
+ */
+async function deleteSeedMirrorsAndCatalogs(api: KubeApi): Promise<void> {
+  for (const path of [...MIRROR_KINDS.map(k => k[2]), CATALOG_SOURCES])
+    for (const o of (await listIfServed<Obj>(api, path)) ?? []) {
+      const ns = o.metadata.namespace;
+      await api.delete(
+        ns
+          ? path.replace(/\/([^/]+)$/, `/namespaces/${ns}/$1/${o.metadata.name}`)
+          : `${path}/${o.metadata.name}`,
+      );
+    }
+}
+
+/** LCA's setNodeLabels: the node's own labels merged back onto the node. */
+async function applyNodeLabels(staterootVar: string, api: KubeApi): Promise<ApplyProblem> {
+  const file = nodeLabelsFile(staterootVar);
+  if (!existsSync(file)) return undefined;
+  const labels = JSON.parse(readFileSync(file, "utf8")) as Record<string, string>;
+  if (!Object.keys(labels).length) return undefined;
+  const node = await snoNode(api);
+  if (!node)
+    return {
+      kind: "other",
+      message: "failed to patch node with new labels: no single master node",
+    };
+  try {
+    await api.mergePatch(`/api/v1/nodes/${node.metadata.name}`, { metadata: { labels } });
+  } catch (err) {
+    if (!(err instanceof ApiError)) throw err;
+    return { kind: "other", message: `failed to patch node with new labels: ${err.message}` };
+  }
+  return undefined;
+}
+
+/**
+ * After the pivot: the seed's mirror sets and CatalogSources deleted, then the configuration
+ * applied again, each object merge-patched into what the seed's state holds (maps merged,
+ * lists replaced: the seed's SSH keys do not stay, as with LCA's `oc apply`) or created, and
+ * the node's labels put back; then the folder goes (it holds the pull secret). Returns the
+ * first problem, if any; applying again after a failure is harmless (the deletion too: only
+ * the cluster's own, just applied, would be deleted and applied again).
  */
 export async function applyClusterConfig(
   staterootVar: string,
@@ -124,10 +237,13 @@ export async function applyClusterConfig(
 ): Promise<ApplyProblem> {
   const dir = clusterConfigDir(staterootVar);
   if (!existsSync(dir)) return undefined;
+  await deleteSeedMirrorsAndCatalogs(api);
   for (const obj of importWaves(dir).flat()) {
     const problem = await applyManifest(api, obj, { mergePatch: true });
     if (problem) return problem;
   }
+  const problem = await applyNodeLabels(staterootVar, api);
+  if (problem) return problem;
   rmSync(join(dir, ".."), { recursive: true, force: true });
   return undefined;
 }

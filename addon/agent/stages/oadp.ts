@@ -17,7 +17,6 @@ import { listIfServed } from "../health.js";
 
 export const APPLY_WAVE = "lca.openshift.io/apply-wave";
 export const OADP_NAMESPACE = "openshift-adp";
-const BACKUP_LABEL = "ibu-gitops.dev/backup";
 
 type Ref = { readonly name: string; readonly namespace: string };
 type Velero = KubeObject & {
@@ -183,7 +182,7 @@ export async function runInWaves(
         metadata: {
           ...o.metadata,
           namespace: o.metadata.namespace ?? OADP_NAMESPACE,
-          labels: { ...(o.metadata.labels as object), ...labels, [BACKUP_LABEL]: o.metadata.name },
+          labels: { ...(o.metadata.labels as object), ...labels },
         },
       };
       const path = await api.pathOf(obj);
@@ -287,10 +286,9 @@ export async function cleanupStaleBackups(
     const existing = await api.get<Velero>(
       `/apis/velero.io/v1/namespaces/${ns}/backups/${b.metadata.name}`,
     );
-    const owner = (existing?.metadata.labels as Record<string, string> | undefined)?.[
-      CLUSTER_ID_LABEL
-    ];
-    if (!existing || owner === id) continue;
+    // As LCA: a Backup with no labels at all is not taken for another cluster's.
+    const labels = existing?.metadata.labels as Record<string, string> | undefined;
+    if (!existing || !labels || labels[CLUSTER_ID_LABEL] === id) continue;
     const dbrPath = `/apis/velero.io/v1/namespaces/${ns}/deletebackuprequests`;
     const dbr = await api.get<{ status?: { phase?: string; errors?: string[] } }>(
       `${dbrPath}/${b.metadata.name}`,
@@ -316,26 +314,115 @@ export async function cleanupStaleBackups(
   return waiting.length ? { kind: "waiting", names: waiting } : { kind: "done" };
 }
 
-/** After a finalize or cancel: ask Velero to delete the backups this upgrade made. */
-export async function deleteBackups(api: KubeApi): Promise<void> {
-  const list = await api
-    .get<{ items: Velero[] }>(
-      `/apis/velero.io/v1/namespaces/${OADP_NAMESPACE}/backups?labelSelector=${encodeURIComponent(BACKUP_LABEL)}`,
-    )
-    .catch(() => undefined);
-  for (const b of list?.items ?? []) {
-    const dbr = {
+/**
+ * LCA's cleanupBackupLabels: the objects a Backup's apply-label names lose
+ * `lca.openshift.io/backup` again, so a later Backup of the same name cannot select them. An
+ * object or a label that is not there is not an error (LCA's NotFound/Invalid), nor is an entry
+ * that does not parse (it could not have been labelled).
+ */
+export async function removeApplyLabels(api: KubeApi, backup: Velero): Promise<void> {
+  for (const entry of applyLabelEntries(backup)) {
+    let path: string;
+    try {
+      path = applyLabelPath(entry);
+    } catch {
+      continue;
+    }
+    try {
+      await api.mergePatch(path, { metadata: { labels: { [LCA_BACKUP_LABEL]: null } } });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) continue;
+      throw new Error(
+        `failed to remove label ${LCA_BACKUP_LABEL} from ${entry} (Backup ${backup.metadata.name}): ${(err as Error).message}`,
+        { cause: err },
+      );
+    }
+  }
+}
+
+/** How long a finalize or cancel waits for Velero to delete the Backups (LCA's 5 minutes). */
+export const BACKUP_DELETION_TIMEOUT_MS = 5 * 60 * 1000;
+
+export type BackupDeletion =
+  { kind: "done" } | { kind: "waiting"; names: string[] } | { kind: "failed"; message: string };
+
+const requestsIn = (ns: string | undefined): string =>
+  `/apis/velero.io/v1/namespaces/${ns ?? OADP_NAMESPACE}/deletebackuprequests`;
+
+/**
+ * One Backup's DeleteBackupRequest, named like it and labelled with the cluster's ID (LCA's):
+ * created on an attempt's first pass (with the Backup's apply-label labels removed), then
+ * watched. Returns why deleting it failed, if it did.
+ */
+async function requestDeletion(
+  api: KubeApi,
+  b: Velero,
+  id: string,
+  fresh: boolean,
+): Promise<string | undefined> {
+  const { name, namespace } = b.metadata;
+  const dbr = await api.get<{ status?: { phase?: string; errors?: string[] } }>(
+    `${requestsIn(namespace)}/${name}`,
+  );
+  if (dbr?.status?.phase === "Processed" && dbr.status.errors?.length)
+    return `failed to delete backups: deleteBackupRequest ${name} failed with errors: [${dbr.status.errors.join(" ")}]`;
+  if (dbr) return undefined;
+  if (!fresh) {
+    // Velero removes a request once the Backup is gone (which may have just happened).
+    const still = await api.get(
+      `/apis/velero.io/v1/namespaces/${namespace ?? OADP_NAMESPACE}/backups/${name}`,
+    );
+    return still
+      ? `all DeleteBackupRequests are processed, but backup ${name} is not deleted`
+      : undefined;
+  }
+  await api
+    .create(requestsIn(namespace), {
       apiVersion: "velero.io/v1",
       kind: "DeleteBackupRequest",
-      metadata: { name: `${b.metadata.name}-delete`, namespace: OADP_NAMESPACE },
-      spec: { backupName: b.metadata.name },
-    };
-    await api
-      .create(`/apis/velero.io/v1/namespaces/${OADP_NAMESPACE}/deletebackuprequests`, dbr)
-      .catch((err: unknown) => {
-        if (!(err instanceof ApiError && err.status === 409)) throw err;
-      });
+      metadata: {
+        name,
+        namespace: namespace ?? OADP_NAMESPACE,
+        labels: { [CLUSTER_ID_LABEL]: id },
+      },
+      spec: { backupName: name },
+    })
+    .catch((err: unknown) => {
+      if (!(err instanceof ApiError && err.status === 409)) throw err;
+    });
+  await removeApplyLabels(api, b);
+  return undefined;
+}
+
+/**
+ * LCA's CleanupDeleteBackupRequests + CleanupBackups + ensureBackupsDeleted, as one pass that
+ * does not block: every Backup labelled with this cluster's ID gets a DeleteBackupRequest
+ * (requestDeletion) and the pass says whether Velero has deleted them all, is still at it, or
+ * failed (a request processed with errors, a request gone but its Backup still there, or
+ * `timeoutMs` since `startedAt` passed: LCA's messages). `fresh` is the first pass of an
+ * attempt: this cluster's old requests are deleted first, as LCA does, so a retry asks Velero
+ * afresh. Nothing to do where Velero's kinds are not served.
+ */
+export async function deleteBackups(
+  api: KubeApi,
+  attempt: { fresh: boolean; startedAt: number; timeoutMs?: number },
+): Promise<BackupDeletion> {
+  const id = await clusterId(api);
+  const selector = `?labelSelector=${encodeURIComponent(`${CLUSTER_ID_LABEL}=${id}`)}`;
+  const backups = await listIfServed<Velero>(api, `/apis/velero.io/v1/backups${selector}`);
+  if (!backups?.length) return { kind: "done" };
+  const old = attempt.fresh
+    ? await listIfServed<Velero>(api, `/apis/velero.io/v1/deletebackuprequests${selector}`)
+    : [];
+  for (const d of old ?? [])
+    await api.delete(`${requestsIn(d.metadata.namespace)}/${d.metadata.name}`);
+  for (const b of backups) {
+    const failure = await requestDeletion(api, b, id, attempt.fresh);
+    if (failure) return { kind: "failed", message: failure };
   }
+  if (Date.now() - attempt.startedAt > (attempt.timeoutMs ?? BACKUP_DELETION_TIMEOUT_MS))
+    return { kind: "failed", message: "failed to delete backups: context deadline exceeded" };
+  return { kind: "waiting", names: backups.map(b => b.metadata.name) };
 }
 
 // ---------------------------------------------------------------- OADP's own configuration

@@ -15,6 +15,7 @@ import {
   savedDpa,
   savedOadpConfiguration,
   CLUSTER_ID_LABEL,
+  cleanupStaleBackups,
   clusterId,
   exportGroups,
   exportInWaves,
@@ -57,6 +58,48 @@ export async function upgrade(ctx: StageContext, afterPivot: boolean): Promise<S
   return afterPivot ? postPivot(ctx) : prePivot(ctx);
 }
 
+/**
+ * LCA's "Backing up Application Data" and "Exporting Application Configuration": stale Backups
+ * of another cluster deleted (again: Velero may have synced one since Prep), the Backups run
+ * wave by wave, then OADP's configuration and the Restores written into the new stateroot.
+ * Undefined once all that is done; otherwise what the stage is (waiting, failed).
+ */
+async function backUpApplicationData(
+  ctx: StageContext,
+  oadpContent: NonNullable<Ibu["spec"]["oadpContent"]>,
+  target: string,
+): Promise<StageOutcome | undefined> {
+  await ctx.progress("Backing up Application Data");
+  const content = await loadOadpContent(ctx.api, oadpContent);
+  const id = await clusterId(ctx.api);
+  const stale = await cleanupStaleBackups(ctx.api, content.backups, id);
+  if (stale.kind !== "done") {
+    await ctx.progress(
+      stale.kind === "waiting"
+        ? `Waiting for stale Backups to be deleted: ${stale.names.join(",")}`
+        : `Backing up Application Data: Failure occurred: ${stale.message}`,
+    );
+    return { kind: "waiting" };
+  }
+  if (content.backups.length) await retainLvmsVolumes(ctx.api);
+  const result = await runInWaves(ctx.api, content.backups, { [CLUSTER_ID_LABEL]: id });
+  if (result.kind === "failed")
+    return { kind: "failed", message: `Failed backup CRs: ${result.names.join(",")}` };
+  if (result.kind === "waiting") {
+    await ctx.progress("Backup of Application Data is in progress");
+    return { kind: "waiting" };
+  }
+  await ctx.progress("Exporting Application Configuration");
+  try {
+    await exportOadpConfiguration(ctx.api, ctx.node.varOf(target));
+  } catch (err) {
+    if (!(err instanceof OadpConfigError)) throw err;
+    return { kind: "failed", message: err.message };
+  }
+  exportInWaves(content.restores, restoresDir(ctx, target));
+  return undefined;
+}
+
 async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   const version = ctx.ibu.spec.seedImageRef?.version ?? "";
   const target = staterootName(version);
@@ -75,26 +118,8 @@ async function prePivot(ctx: StageContext): Promise<StageOutcome> {
   }
   const { oadpContent = [], extraManifests = [] } = ctx.ibu.spec;
   if (oadpContent.length) {
-    await ctx.progress("Backing up Application Data");
-    const content = await loadOadpContent(ctx.api, oadpContent);
-    if (content.backups.length) await retainLvmsVolumes(ctx.api);
-    const result = await runInWaves(ctx.api, content.backups, {
-      [CLUSTER_ID_LABEL]: await clusterId(ctx.api),
-    });
-    if (result.kind === "failed")
-      return { kind: "failed", message: `Failed backup CRs: ${result.names.join(",")}` };
-    if (result.kind === "waiting") {
-      await ctx.progress("Backup of Application Data is in progress");
-      return { kind: "waiting" };
-    }
-    await ctx.progress("Exporting Application Configuration");
-    try {
-      await exportOadpConfiguration(ctx.api, ctx.node.varOf(target));
-    } catch (err) {
-      if (!(err instanceof OadpConfigError)) throw err;
-      return { kind: "failed", message: err.message };
-    }
-    exportInWaves(content.restores, restoresDir(ctx, target));
+    const backedUp = await backUpApplicationData(ctx, oadpContent, target);
+    if (backedUp) return backedUp;
   }
   await ctx.progress("Exporting Policy and Config Manifests");
   let fromPolicies: KubeObject[][];
