@@ -3,8 +3,6 @@
 // agent, hub and demo). Bad input is reported as a list of problems, never a stack trace.
 import { parseArgs } from "node:util";
 import { FleetError } from "../fleet/errors.js";
-import { loadFleet } from "../fleet/load.js";
-import { fleetFiles } from "./fleet-files.js";
 
 const USAGE = `usage: ibu-gitops <command> [options]
 
@@ -120,14 +118,10 @@ async function main(argv: string[]): Promise<number> {
         log,
       );
     }
-    case "validate":
-      for (const f of fleetFiles(files)) {
-        const fleet = loadFleet(f);
-        log(
-          `${f}: fleet ${fleet.metadata.name} is valid (${fleet.spec.groups.length} groups, ${fleet.spec.flavour} flavour)`,
-        );
-      }
-      return 0;
+    case "validate": {
+      const { runValidate } = await import("./validate.js");
+      return runValidate(files, log);
+    }
     case "plan": {
       // Loaded on demand: the Kubernetes client takes longer to load than synth takes to run.
       const { runPlan } = await import("./plan.js");

@@ -2,7 +2,6 @@
 // ZTP stage policies and their placement, and per group the ClusterGroupUpgrades (cgu
 // flavour) or ImageBasedGroupUpgrades (ibgu flavour) for the stage the group should reach.
 import { Construct } from "constructs";
-import { stringify } from "yaml";
 import type {
   DesiredStage,
   Fleet,
@@ -15,6 +14,7 @@ import { cguName, cguPolicies, ibguName, policyNames, type PolicyNames } from ".
 import { CGU_STEPS, ibguPlans, stepOfAction, type IbguPlan } from "../fleet/stages.js";
 import type { OadpData } from "../render/oadp.js";
 import type { KubeObject, TemplateSet } from "../render/templates.js";
+import { stringifyYaml } from "../render/yaml.js";
 import { emit, SyncWave } from "./output.js";
 import {
   clusterSetBinding,
@@ -105,7 +105,7 @@ export class IbuFleet extends Construct {
     const docs = this.spec.catalogSources.map(
       c => this.templates.render("CatalogSource", { ...c, targetVersion })[0],
     );
-    return { "catalogsources.yaml": docs.map(d => stringify(d, { lineWidth: 0 })).join("---\n") };
+    return { "catalogsources.yaml": docs.map(d => stringifyYaml(d)).join("---\n") };
   }
 
   private extraManifestsRefs(): Array<{ name: string; namespace: string }> {

@@ -1,23 +1,47 @@
 // Loads a fleet file: parses YAML with positions, checks the schema, then the rules that span
-// fields (a cluster in two groups, name lengths, files that must exist). Every problem is
-// reported at once, each with file, YAML path and line.
-import { existsSync, readFileSync } from "node:fs";
+// fields (a cluster in two groups, selectors, names of generated objects, OADP files). Every
+// problem is reported at once, sorted, each with file, line, column and YAML path.
+import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { LineCounter, parseDocument } from "yaml";
-import { FleetError, ProblemCollector, type PathSegment } from "./errors.js";
+import {
+  FleetError,
+  clip,
+  pathString,
+  show,
+  type PathSegment,
+  type ProblemCollector,
+} from "./errors.js";
 import {
   FLEET_API_VERSION,
   FLEET_KIND,
   FLEET_SPEC_SCHEMA,
   STAGE_STEPS,
   addonProblems,
+  labelSelectorProblems,
   type DesiredStage,
   type Fleet,
   type FleetSpec,
+  type Group,
+  type LabelSelector,
 } from "./model.js";
+import {
+  MAX_OBJECT_BYTES,
+  applicationName,
+  cguName,
+  ibguName,
+  labelKeyProblem,
+  labelValueProblem,
+  policyNames,
+} from "./names.js";
+import {
+  MAX_OADP_FILE_BYTES,
+  checkBackupRestoreFile,
+  configMapKeyProblem,
+  oadpDataKey,
+} from "./oadp.js";
 import { dnsSubdomain, validate } from "./schema.js";
-import { cguName, ibguName, policyNames } from "./names.js";
 import { ibguPlanProblem, stageMoveProblem, type IbguPlan } from "./stages.js";
+import { readYaml } from "./yaml-source.js";
 
 export interface LoadOptions {
   /**
@@ -27,10 +51,20 @@ export interface LoadOptions {
   readonly previousStages?: ReadonlyMap<string, DesiredStage>;
 }
 
-/** Reads and validates a fleet file; throws FleetError listing every problem. */
+/** Largest fleet file read: far beyond 3,500 clusters (about 100 KB), short of a memory hazard. */
+export const MAX_FLEET_FILE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Reads and validates a fleet file.
+ * @throws FleetError listing every problem (an unreadable file is one problem, at line 0)
+ */
 export function loadFleet(file: string, opts: LoadOptions = {}): Fleet {
   let text: string;
   try {
+    const st = statSync(file);
+    if (!st.isFile()) throw new Error(st.isDirectory() ? "is a folder" : "is not a regular file");
+    if (st.size > MAX_FLEET_FILE_BYTES)
+      throw new Error(`is ${st.size} bytes; a fleet file is at most ${MAX_FLEET_FILE_BYTES}`);
     text = readFileSync(file, "utf8");
   } catch (err) {
     throw new FleetError([
@@ -40,99 +74,151 @@ export function loadFleet(file: string, opts: LoadOptions = {}): Fleet {
   return parseFleet(text, file, opts);
 }
 
-/** Validates fleet YAML text; `file` names it in problems and anchors relative paths. */
+/**
+ * Validates fleet YAML text; `file` names it in problems and anchors relative paths (OADP files
+ * are read relative to its folder).
+ * @throws FleetError listing every problem, sorted by line and column
+ */
 export function parseFleet(text: string, file: string, opts: LoadOptions = {}): Fleet {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
-  const out = new ProblemCollector(file, doc, lines);
-  for (const e of doc.errors) {
-    const pos = e.linePos?.[0];
-    out.problems.push({
-      file,
-      path: "",
-      line: pos?.line ?? 0,
-      column: pos?.col ?? 0,
-      message: `YAML: ${e.message.split("\n")[0]}`,
-    });
-  }
-  if (doc.errors.length) throw new FleetError(out.problems);
-
-  const raw = doc.toJS() as Record<string, unknown> | null;
+  const { value: raw, out } = readYaml(text, file);
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     out.add([], "must be a mapping with apiVersion, kind, metadata and spec");
     throw new FleetError(out.problems);
   }
-  checkHeader(raw, out);
-  const spec = validate(FLEET_SPEC_SCHEMA, raw.spec, ["spec"], out) as FleetSpec | undefined;
+  const doc = raw as Record<string, unknown>;
+  const name = checkHeader(doc, out);
+  const spec = validate(FLEET_SPEC_SCHEMA, doc.spec, ["spec"], out) as FleetSpec | undefined;
   const baseDir = dirname(resolve(file));
-  if (spec) checkRules(spec, baseDir, out);
-  if (spec && opts.previousStages) checkStageMoves(spec, opts.previousStages, out);
-  if (out.problems.length) throw new FleetError(out.problems);
-  const metadata = raw.metadata as { name: string };
+  // Rules across fields read only parts that passed the schema: a part with a problem may be
+  // missing fields or hold values of the wrong type.
+  const clean = snapshot(out);
+  if (spec) checkRules(spec, baseDir, clean, out);
+  if (spec && opts.previousStages) checkStageMoves(spec, opts.previousStages, clean, out);
+  if (out.problems.length || !spec || name === undefined) throw new FleetError(out.problems);
   return {
     apiVersion: FLEET_API_VERSION,
     kind: FLEET_KIND,
-    metadata: { name: metadata.name },
-    spec: spec!,
+    metadata: { name },
+    spec,
     baseDir,
     file,
   };
 }
 
-function checkHeader(raw: Record<string, unknown>, out: ProblemCollector): void {
-  if (raw.apiVersion !== FLEET_API_VERSION) {
-    out.add(
-      ["apiVersion"],
-      `must be ${FLEET_API_VERSION}, not ${JSON.stringify(raw.apiVersion ?? null)}`,
-    );
+type Clean = (...path: PathSegment[]) => boolean;
+
+/** Whether a path had no schema problem at or below it, as of now. */
+function snapshot(out: ProblemCollector): Clean {
+  const troubled = new Set<string>();
+  for (const p of out.problems) {
+    // "spec.groups[1].name" troubles "spec", "spec.groups", "spec.groups[1]" and itself.
+    const parts = p.path.split(/(?=[.[])/);
+    let acc = "";
+    troubled.add("");
+    for (const part of parts) troubled.add((acc += part));
   }
-  if (raw.kind !== FLEET_KIND)
-    out.add(["kind"], `must be ${FLEET_KIND}, not ${JSON.stringify(raw.kind ?? null)}`);
-  const md = raw.metadata as Record<string, unknown> | undefined;
-  if (!md || typeof md.name !== "string")
-    out.add(["metadata", "name"], "is required (the fleet's name)");
-  else {
-    const msg = dnsSubdomain(md.name);
-    if (msg) out.add(["metadata", "name"], msg);
-  }
+  return (...path) => !troubled.has(pathString(path));
+}
+
+/** Checks apiVersion, kind and metadata; returns the fleet's name when it is usable. */
+function checkHeader(raw: Record<string, unknown>, out: ProblemCollector): string | undefined {
+  if (raw.apiVersion !== FLEET_API_VERSION)
+    out.add(["apiVersion"], `must be ${FLEET_API_VERSION}, not ${show(raw.apiVersion)}`);
+  if (raw.kind !== FLEET_KIND) out.add(["kind"], `must be ${FLEET_KIND}, not ${show(raw.kind)}`);
   for (const key of Object.keys(raw)) {
     if (!["apiVersion", "kind", "metadata", "spec"].includes(key))
       out.add([key], "unknown field; known fields: apiVersion, kind, metadata, spec");
   }
-  for (const key of Object.keys(md ?? {})) {
+  const md = raw.metadata;
+  if (md === undefined || md === null) {
+    out.add(["metadata", "name"], "is required (the fleet's name)");
+    return undefined;
+  }
+  if (typeof md !== "object" || Array.isArray(md)) {
+    out.add(["metadata"], "must be a mapping with name");
+    return undefined;
+  }
+  const m = md as Record<string, unknown>;
+  for (const key of Object.keys(m)) {
     if (!["name", "labels", "annotations"].includes(key))
       out.add(["metadata", key], "unknown field; known fields: name, labels, annotations");
   }
+  checkMetadataMap(m, "labels", out);
+  checkMetadataMap(m, "annotations", out);
+  if (typeof m.name !== "string") {
+    out.add(["metadata", "name"], "is required (the fleet's name)");
+    return undefined;
+  }
+  const msg = dnsSubdomain(m.name);
+  if (msg) {
+    out.add(["metadata", "name"], msg);
+    return undefined;
+  }
+  const app = applicationName(m.name);
+  if (app.length > 253) {
+    out.add(
+      ["metadata", "name"],
+      `is ${m.name.length} characters: the Argo CD Application ${clip(app)} would be ${app.length} characters; at most 253 (shorten the fleet's name to ${253 - (app.length - m.name.length)})`,
+    );
+    return undefined;
+  }
+  return m.name;
 }
 
-function checkRules(spec: FleetSpec, baseDir: string, out: ProblemCollector): void {
-  checkGroups(spec, out);
-  for (const p of addonProblems(spec)) out.add(p.path, p.message);
-  // ACM's webhook: a root policy's namespace and name together are at most 62 characters,
-  // because the replicated policy is named <namespace>.<name> (63 with the dot).
+function checkMetadataMap(
+  md: Record<string, unknown>,
+  field: "labels" | "annotations",
+  out: ProblemCollector,
+): void {
+  const v = md[field];
+  if (v === undefined || v === null) return;
+  if (typeof v !== "object" || Array.isArray(v)) {
+    out.add(["metadata", field], "must be a mapping of strings");
+    return;
+  }
+  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
+    const p =
+      labelKeyProblem(k) ??
+      (typeof val !== "string"
+        ? `must be a string, not ${show(val)}`
+        : field === "labels"
+          ? labelValueProblem(val)
+          : undefined);
+    if (p) out.add(["metadata", field, k], p);
+  }
+}
+
+function checkRules(spec: FleetSpec, baseDir: string, clean: Clean, out: ProblemCollector): void {
+  checkGroups(spec, clean, out);
+  checkSelectors(spec, clean, out);
+  if (
+    clean("spec", "addon") &&
+    clean("spec", "hub") &&
+    clean("spec", "flavour") &&
+    clean("spec", "oadp")
+  )
+    for (const p of addonProblems(spec)) out.add(p.path, p.message);
+  if (clean("spec", "hub") && clean("spec", "policyName") && checkPolicyNames(spec, out))
+    checkDerivedNames(spec, clean, out);
+  if (clean("spec", "oadp") && clean("spec", "flavour")) checkOadp(spec, baseDir, out);
+}
+
+/**
+ * ACM's webhook: a root policy's namespace and name together are at most 62 characters,
+ * because the replicated policy is named <namespace>.<name> (63 with the dot). Returns whether
+ * they all fit.
+ */
+function checkPolicyNames(spec: FleetSpec, out: ProblemCollector): boolean {
   const tooLong = (Object.values(policyNames(spec.policyName)) as string[]).find(
     policy => spec.hub.policyNamespace.length + policy.length > 62,
   );
-  if (tooLong) {
-    const len = spec.hub.policyNamespace.length + tooLong.length;
-    out.add(
-      ["spec", "policyName"],
-      `policy ${spec.hub.policyNamespace}/${tooLong} is ${len} characters of namespace + name; ACM allows at most 62 (shorten spec.policyName or spec.hub.policyNamespace)`,
-    );
-  } else {
-    checkDerivedNames(spec, out);
-  }
-  spec.oadp.content.forEach((entry, i) => {
-    const path: PathSegment[] = ["spec", "oadp", "content", i];
-    if ((entry.template === undefined) === (entry.file === undefined)) {
-      out.add(path, "needs exactly one of template (platform or lvms) or file");
-    } else if (entry.file !== undefined && !existsSync(resolve(baseDir, entry.file))) {
-      out.add(
-        [...path, "file"],
-        `file ${entry.file} does not exist (looked in ${resolve(baseDir, entry.file)})`,
-      );
-    }
-  });
+  if (!tooLong) return true;
+  const len = spec.hub.policyNamespace.length + tooLong.length;
+  out.add(
+    ["spec", "policyName"],
+    `policy ${spec.hub.policyNamespace}/${tooLong} is ${len} characters of namespace + name; ACM allows at most 62 (shorten spec.policyName or spec.hub.policyNamespace)`,
+  );
+  return false;
 }
 
 /**
@@ -140,61 +226,165 @@ function checkRules(spec: FleetSpec, baseDir: string, out: ProblemCollector): vo
  * (src/fleet/names.ts). Only the policy prefix can make that impossible (a group name is
  * shortened), so the first failure is reported once, at spec.policyName.
  */
-function checkDerivedNames(spec: FleetSpec, out: ProblemCollector): void {
+function checkDerivedNames(spec: FleetSpec, clean: Clean, out: ProblemCollector): void {
+  if (!clean("spec", "seedImage") || !Array.isArray(spec.groups)) return;
   const names = policyNames(spec.policyName);
   const version = spec.seedImage.version;
   try {
-    for (const g of spec.groups) {
+    spec.groups.forEach((g: Group | undefined, i) => {
+      if (!g || !clean("spec", "groups", i, "name")) return;
       for (const step of STAGE_STEPS) cguName(g.name, step, version, names);
       for (const kind of [undefined, "abort", "rollback"] as const) ibguName(g.name, version, kind);
-    }
+    });
   } catch (err) {
     out.add(["spec", "policyName"], (err as Error).message);
   }
 }
 
-function checkGroups(spec: FleetSpec, out: ProblemCollector): void {
-  const groupOf = new Map<string, string>();
-  const names = new Set<string>();
-  spec.groups.forEach((g, i) => {
-    const path: PathSegment[] = ["spec", "groups", i];
-    if (names.has(g.name)) out.add([...path, "name"], `group ${g.name} is defined twice`);
-    names.add(g.name);
-    if (!g.clusters.length && !g.selector) out.add(path, "needs clusters, a selector, or both");
-    g.clusters.forEach((c, j) => {
-      const other = groupOf.get(c);
-      if (other !== undefined && other !== g.name)
-        out.add([...path, "clusters", j], `cluster ${c} is already in group ${other}`);
-      else if (other === g.name) out.add([...path, "clusters", j], `cluster ${c} is listed twice`);
-      groupOf.set(c, g.name);
-    });
-    g.canaries.forEach((c, j) => {
-      if (g.clusters.length && !g.clusters.includes(c)) {
-        out.add(
-          [...path, "canaries", j],
-          `canary ${c} is not in this group's clusters (TALM would report ClusterNotFound)`,
-        );
-      }
-    });
-    if (g.canaries.length && !g.clusters.length) {
-      out.add(
-        [...path, "canaries"],
-        "canaries need an explicit clusters list (TALM checks canaries against it)",
-      );
+/** Every selector the output carries, checked as the apiserver checks it; none may be empty. */
+function checkSelectors(spec: FleetSpec, clean: Clean, out: ProblemCollector): void {
+  const check = (sel: LabelSelector | undefined, path: PathSegment[]): void => {
+    if (!sel || !clean(...path)) return;
+    for (const p of labelSelectorProblems(sel)) out.add([...path, ...p.path], p.message);
+  };
+  check(spec.clusterSelector, ["spec", "clusterSelector"]);
+  check(spec.addon?.clusterSelector, ["spec", "addon", "clusterSelector"]);
+  (spec.groups ?? []).forEach((g: Group | undefined, i) =>
+    check(g?.selector, ["spec", "groups", i, "selector"]),
+  );
+}
+
+function checkOadp(spec: FleetSpec, baseDir: string, out: ProblemCollector): void {
+  const keys = new Map<string, number>();
+  spec.oadp.content.forEach((entry, i) => {
+    const path: PathSegment[] = ["spec", "oadp", "content", i];
+    if ((entry.template === undefined) === (entry.file === undefined)) {
+      out.add(path, "needs exactly one of template (platform or lvms) or file");
+      return;
     }
-    checkIbguFields(spec, g, path, out);
-    if (spec.flavour === "ibgu" && g.clusters.length && !g.selector) {
+    const key = oadpDataKey(entry, spec.flavour);
+    const where: PathSegment[] =
+      entry.file !== undefined ? [...path, "file"] : [...path, "template"];
+    const before = keys.get(key);
+    if (before !== undefined) {
       out.add(
-        [...path, "clusters"],
-        "the ibgu flavour selects clusters by label only (TALM's IBGU has no clusters field): add a selector",
+        where,
+        entry.file !== undefined
+          ? `a second file named ${clip(key)} (content[${before}] has it; each file is one ConfigMap key)`
+          : `template ${entry.template} is listed twice`,
       );
+      return;
+    }
+    keys.set(key, i);
+    if (entry.file !== undefined) {
+      const problem =
+        configMapKeyProblem(key) ?? oadpFileProblem(resolve(baseDir, entry.file), entry.file);
+      if (problem) out.add(where, problem);
     }
   });
 }
 
-function checkIbguFields(
+/** Why a user's OADP file cannot be shipped, or undefined; reads it (bounded in size). */
+function oadpFileProblem(file: string, shown: string): string | undefined {
+  let text: string;
+  try {
+    const st = statSync(file);
+    if (!st.isFile()) return `${clip(shown)} is not a file (looked at ${clip(file)})`;
+    if (st.size > MAX_OADP_FILE_BYTES)
+      return `${clip(shown)} is ${st.size} bytes; a ConfigMap holds at most 1 MiB, so at most ${MAX_OADP_FILE_BYTES} per file`;
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const code = (err as { code?: string }).code;
+    return code === "ENOENT"
+      ? `file ${clip(shown)} does not exist (looked in ${clip(file)})`
+      : `file ${clip(shown)} cannot be read: ${(err as Error).message}`;
+  }
+  const problem = checkBackupRestoreFile(text);
+  return problem ? `${clip(shown)}: ${problem}` : undefined;
+}
+
+/**
+ * A ClusterGroupUpgrade or Placement lists cluster names; each object must stay writable, with
+ * room for everything else in it.
+ */
+const MAX_LIST_BYTES = MAX_OBJECT_BYTES - 50_000;
+const clusterListBytes = (names: readonly string[]): number =>
+  names.reduce((n, c) => n + c.length + 4, 0);
+
+function checkGroups(spec: FleetSpec, clean: Clean, out: ProblemCollector): void {
+  if (!Array.isArray(spec.groups)) return;
+  const groupOf = new Map<string, string>();
+  const names = new Map<string, number>();
+  const flavourKnown = clean("spec", "flavour");
+  let placementBytes = 0;
+  spec.groups.forEach((g: Group | undefined, i) => {
+    const path: PathSegment[] = ["spec", "groups", i];
+    if (!g) return;
+    // Each rule reads only fields that passed the schema (a failed field is missing from g).
+    const ok = (...fields: string[]): boolean => fields.every(f => clean(...path, f));
+    if (ok("name")) {
+      const first = names.get(g.name);
+      if (first !== undefined)
+        out.add([...path, "name"], `group ${g.name} is defined twice (first at groups[${first}])`);
+      else names.set(g.name, i);
+    }
+    if (ok("clusters", "selector") && !g.clusters.length && !g.selector)
+      out.add(path, "needs clusters, a selector, or both");
+    if (ok("clusters", "name")) {
+      g.clusters.forEach((c, j) => {
+        const other = groupOf.get(c);
+        if (other !== undefined && other !== g.name)
+          out.add([...path, "clusters", j], `cluster ${c} is already in group ${other}`);
+        else if (other === g.name)
+          out.add([...path, "clusters", j], `cluster ${c} is listed twice`);
+        groupOf.set(c, g.name);
+      });
+    }
+    if (ok("clusters", "canaries")) {
+      checkCanaries(g, path, out);
+      const bytes = clusterListBytes(g.clusters) + clusterListBytes(g.canaries);
+      if (bytes > MAX_LIST_BYTES)
+        out.add(
+          [...path, "clusters"],
+          `the group's clusters and canaries fill ${bytes} bytes of one ClusterGroupUpgrade; at most ${MAX_LIST_BYTES} (split the group or use a selector)`,
+        );
+    }
+    if (ok("clusters")) placementBytes += clusterListBytes(g.clusters);
+    if (flavourKnown && ok("clusters", "selector", "canaries", "plan", "abortOnFailure"))
+      checkFlavourFields(spec, g, path, out);
+  });
+  // Without spec.clusterSelector, one Placement per policy lists every group's clusters.
+  if (!spec.clusterSelector && clean("spec", "clusterSelector") && placementBytes > MAX_LIST_BYTES)
+    out.add(
+      ["spec", "groups"],
+      `the groups' cluster lists fill ${placementBytes} bytes of each policy's Placement; at most ${MAX_LIST_BYTES} (set spec.clusterSelector)`,
+    );
+}
+
+function checkCanaries(g: Group, path: PathSegment[], out: ProblemCollector): void {
+  if (g.canaries.length && !g.clusters.length) {
+    out.add(
+      [...path, "canaries"],
+      "canaries need an explicit clusters list (TALM checks canaries against it)",
+    );
+    return;
+  }
+  const members = new Set(g.clusters);
+  const seen = new Set<string>();
+  g.canaries.forEach((c, j) => {
+    if (!members.has(c))
+      out.add(
+        [...path, "canaries", j],
+        `canary ${c} is not in this group's clusters (TALM would report ClusterNotFound)`,
+      );
+    else if (seen.has(c)) out.add([...path, "canaries", j], `canary ${c} is listed twice`);
+    seen.add(c);
+  });
+}
+
+function checkFlavourFields(
   spec: FleetSpec,
-  g: FleetSpec["groups"][number],
+  g: Group,
   path: PathSegment[],
   out: ProblemCollector,
 ): void {
@@ -208,13 +398,18 @@ function checkIbguFields(
       );
     return;
   }
+  if (g.clusters.length && !g.selector) {
+    out.add(
+      [...path, "clusters"],
+      "the ibgu flavour selects clusters by label only (TALM's IBGU has no clusters field): add a selector",
+    );
+  }
+  if (g.canaries.length)
+    out.add(
+      [...path, "canaries"],
+      "canaries apply to the cgu flavour only (TALM's IBGU has no canaries)",
+    );
   if (!g.plan) return;
-  if (g.plan.length > 6)
-    out.add([...path, "plan"], `has ${g.plan.length} items; TALM allows at most 6`);
-  g.plan.forEach((item, i) => {
-    if (item.length > 4)
-      out.add([...path, "plan", i], `has ${item.length} actions; TALM allows at most 4`);
-  });
   const problem = ibguPlanProblem(g.plan as IbguPlan);
   if (problem) out.add([...path, "plan"], problem);
 }
@@ -222,9 +417,11 @@ function checkIbguFields(
 function checkStageMoves(
   spec: FleetSpec,
   previous: ReadonlyMap<string, DesiredStage>,
+  clean: Clean,
   out: ProblemCollector,
 ): void {
-  spec.groups.forEach((g, i) => {
+  (spec.groups ?? []).forEach((g: Group | undefined, i) => {
+    if (!g || !clean("spec", "groups", i, "name") || !clean("spec", "groups", i, "stage")) return;
     const problem = stageMoveProblem(previous.get(g.name) ?? "Idle", g.stage);
     if (problem) out.add(["spec", "groups", i, "stage"], `group ${g.name} ${problem}`);
   });

@@ -1,11 +1,13 @@
 // The Fleet file (apiVersion ibu-gitops.dev/v1alpha1, kind Fleet): its typed form with
 // defaults applied, and the schema that checks it. Defaults follow ZTP's IBU example.
 import { IBGU_ACTIONS } from "./stages.js";
+import { show, type PathSegment } from "./errors.js";
+import { labelKeyProblem, labelValueProblem } from "./names.js";
 import {
   dnsLabel,
   dnsSubdomain,
   imageRef,
-  semver,
+  seedVersion,
   type ObjectSchema,
   type Schema,
 } from "./schema.js";
@@ -230,7 +232,7 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
       required: true,
       fields: {
         image: str("seed image pull spec", { required: true, check: imageRef }),
-        version: str("OpenShift version of the seed", { required: true, check: semver }),
+        version: str("OpenShift version of the seed", { required: true, check: seedVersion }),
         pullSecretRef: {
           type: "object",
           doc: "Secret with the seed pull secret, by name (never its content)",
@@ -342,14 +344,15 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
             type: "array",
             doc: "ManagedCluster names",
             default: [],
-            items: name("cluster name"),
+            // A ManagedCluster's name is also its namespace on the hub, so it is a DNS label.
+            items: label("cluster name"),
           },
           selector: { ...labelSelector, doc: "ManagedClusters selected by label" },
           canaries: {
             type: "array",
             doc: "clusters upgraded first, one per batch",
             default: [],
-            items: name("cluster name"),
+            items: label("cluster name"),
           },
           stage: str("the stage this group should reach now", {
             enum: DESIRED_STAGES,
@@ -363,10 +366,14 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
           plan: {
             type: "array",
             doc: "ibgu flavour: explicit plan items, each a list of TALM actions",
+            // TALM's CRD: at most 6 plan items of at most 4 actions each.
+            minItems: 1,
+            maxItems: 6,
             items: {
               type: "array",
               doc: "one plan item: up to 4 actions",
               minItems: 1,
+              maxItems: 4,
               items: str("a TALM action", { enum: IBGU_ACTIONS }),
             },
           },
@@ -398,9 +405,16 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
         project: label("AppProject name", { default: "ibu-gitops" }),
         repoURL: str("Git repository of the output", {
           default: "https://git.example.com/fleet.git",
+          check: v => (v.trim() ? undefined : "must not be empty"),
         }),
-        targetRevision: str("branch or tag", { default: "main" }),
-        path: str("folder of the output in the repository", { default: "policies" }),
+        targetRevision: str("branch or tag", {
+          default: "main",
+          check: v => (v.trim() ? undefined : "must not be empty"),
+        }),
+        path: str("folder of the output in the repository", {
+          default: "policies",
+          check: repoPath,
+        }),
       },
     },
     addon: {
@@ -425,10 +439,12 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
           "clusters that get a new agent version at once: a count or a percentage",
           {
             default: "25%",
+            // OCM's pattern is ^((100|[0-9]{1,2})%|[0-9]+)$; zero (however written) would never
+            // roll out, and leading zeros read differently elsewhere.
             check: v =>
-              /^((100|[0-9]{1,2})%|[0-9]+)$/.test(v) && v !== "0" && v !== "0%"
+              /^([1-9][0-9]?%|100%|[1-9][0-9]{0,8})$/.test(v)
                 ? undefined
-                : `${JSON.stringify(v)} is not a count or a percentage such as "25%" (OCM's rollout strategy)`,
+                : `${show(v)} is not a count or a percentage such as "25%" (OCM's rollout strategy: 1 to 999999999, or 1% to 100%, no leading zeros)`,
           },
         ),
         hubReplicas: {
@@ -447,30 +463,18 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
   },
 };
 
-const LABEL_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+type Problem = { path: PathSegment[]; message: string };
 
-function labelKeyProblem(key: string): string | undefined {
-  const slash = key.lastIndexOf("/");
-  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
-  const name = slash >= 0 ? key.slice(slash + 1) : key;
-  if (prefix !== undefined && dnsSubdomain(prefix) !== undefined)
-    return `label key ${JSON.stringify(key)} has a prefix that is not a DNS subdomain`;
-  if (name.length > 63 || !LABEL_NAME.test(name))
-    return `${JSON.stringify(key)} is not a valid label key (at most 63 letters, digits, '-', '_' and '.', optionally after a DNS-subdomain prefix and '/')`;
-  return undefined;
-}
-
-function labelValueProblem(value: string): string | undefined {
-  return value === "" || (value.length <= 63 && LABEL_NAME.test(value))
-    ? undefined
-    : `${JSON.stringify(value)} is not a valid label value (at most 63 letters, digits, '-', '_' and '.')`;
-}
-
-type Problem = { path: Array<string | number>; message: string };
+/** What selects every ManagedCluster on purpose: ACM labels each one `name=<cluster>`. */
+export const SELECT_ALL_HINT =
+  "to select every managed cluster on purpose, write matchExpressions: [{key: name, operator: Exists}]";
 
 /**
- * What the apiserver would refuse in a label selector that the schema cannot see: label key
- * and value syntax, and the values each operator needs (In/NotIn: some; Exists/DoesNotExist: none).
+ * What the apiserver would refuse in a label selector that the schema cannot see (its
+ * ValidateLabelSelector): label key and value syntax, and the values each operator needs
+ * (In/NotIn: some; Exists/DoesNotExist: none). An empty selector, which Kubernetes reads as
+ * "everything", is refused too; SELECT_ALL_HINT says how to ask for everything explicitly.
+ * Call it only on a selector that passed the schema.
  */
 export function labelSelectorProblems(sel: LabelSelector): Problem[] {
   const out: Problem[] = [];
@@ -479,7 +483,6 @@ export function labelSelectorProblems(sel: LabelSelector): Problem[] {
     if (msg) out.push({ path: ["matchLabels", k], message: msg });
   }
   (sel.matchExpressions ?? []).forEach((e, i) => {
-    if (typeof e.key !== "string") return; // the schema reported it
     const keyMsg = labelKeyProblem(e.key);
     if (keyMsg) out.push({ path: ["matchExpressions", i, "key"], message: keyMsg });
     const values = e.values ?? [];
@@ -496,22 +499,21 @@ export function labelSelectorProblems(sel: LabelSelector): Problem[] {
     });
   });
   if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length)
-    out.push({ path: [], message: "is empty: it would select every managed cluster" });
+    out.push({
+      path: [],
+      message: `is empty: it would select every managed cluster of the hub (${SELECT_ALL_HINT})`,
+    });
   return out;
 }
 
 /**
- * The addon's rules across fields: a selector the apiserver accepts, and a hub namespace of its
- * own (the fleet's namespaces already carry a Namespace object and a ManagedClusterSetBinding).
+ * The addon's rules across fields: a hub namespace of its own (the fleet's namespaces already
+ * carry a Namespace object and a ManagedClusterSetBinding). Its selector is checked with the others.
  */
 export function addonProblems(spec: FleetSpec): Problem[] {
   const addon = spec.addon;
   if (!addon) return [];
   const out: Problem[] = [];
-  if (addon.clusterSelector) {
-    for (const p of labelSelectorProblems(addon.clusterSelector))
-      out.push({ path: ["spec", "addon", "clusterSelector", ...p.path], message: p.message });
-  }
   const taken = new Set(["default", spec.hub.policyNamespace, spec.hub.upgradeNamespace]);
   if (spec.flavour === "ibgu") taken.add(spec.oadp.configMap.namespace);
   if (taken.has(addon.hubNamespace))
@@ -520,4 +522,12 @@ export function addonProblems(spec: FleetSpec): Problem[] {
       message: `${addon.hubNamespace} is already a namespace of this fleet; the addon needs one of its own`,
     });
   return out;
+}
+
+/** Argo CD's source.path: a relative folder inside the repository (no leading '/', no '..'). */
+function repoPath(v: string): string | undefined {
+  if (!v.trim()) return "must not be empty";
+  if (v.startsWith("/") || v.split("/").includes(".."))
+    return `${show(v)} must be a folder inside the repository (relative, without '..')`;
+  return undefined;
 }

@@ -1,7 +1,9 @@
 // Names of generated objects, in one place: ZTP's names by default, derived from the
 // PolicyGenerator-style prefix (spec.policyName, default "group-ibu"), and the name budget that
-// keeps every name TALM and the PlacementRule controller derive from ours within 63 characters.
+// keeps every name TALM and the PlacementRule controller derive from ours within 63 characters;
+// and the rules Kubernetes puts on names and labels, checked on the fleet and on every object.
 import { createHash } from "node:crypto";
+import { show } from "./errors.js";
 import type { StageStep } from "./model.js";
 export interface PolicyNames {
   readonly oadpCm: string;
@@ -150,4 +152,118 @@ export function fitName(
   const room = Math.max(0, budget - tail.length - 1);
   const head = short.head.slice(0, room).replace(/[-.]+$/, "");
   return head.length >= 3 ? `${head}-${tail}` : tail;
+}
+
+/** The Argo CD Application that syncs a fleet's output folder. */
+export function applicationName(fleetName: string): string {
+  return `ibu-gitops-${fleetName}`;
+}
+
+// ---- Kubernetes' rules (k8s.io/apimachinery/pkg/util/validation) ----
+
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const QUALIFIED_NAME = /^[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/;
+
+/** RFC 1123 label (namespaces, cluster and group names): at most 63 lowercase letters, digits, '-'. */
+export function dnsLabelProblem(v: string): string | undefined {
+  return v.length <= 63 && DNS_LABEL.test(v)
+    ? undefined
+    : `${show(v)} is not a valid RFC 1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)`;
+}
+
+/** RFC 1123 subdomain (most object names): at most 253 characters. */
+export function dnsSubdomainProblem(v: string): string | undefined {
+  return v.length <= 253 && DNS_SUBDOMAIN.test(v)
+    ? undefined
+    : `${show(v)} is not a valid RFC 1123 name (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+}
+
+/** A label or annotation key: an optional DNS-subdomain prefix and '/', then a qualified name. */
+export function labelKeyProblem(key: string): string | undefined {
+  const slash = key.lastIndexOf("/");
+  const prefix = slash >= 0 ? key.slice(0, slash) : undefined;
+  const name = slash >= 0 ? key.slice(slash + 1) : key;
+  if (prefix !== undefined && dnsSubdomainProblem(prefix) !== undefined)
+    return `label key ${show(key)} has a prefix that is not a DNS subdomain`;
+  if (name.length > 63 || !QUALIFIED_NAME.test(name))
+    return `${show(key)} is not a valid label key (at most 63 letters, digits, '-', '_' and '.', optionally after a DNS-subdomain prefix and '/')`;
+  return undefined;
+}
+
+/** A label value: empty, or at most 63 letters, digits, '-', '_' and '.', alphanumeric at both ends. */
+export function labelValueProblem(value: string): string | undefined {
+  return value === "" || (value.length <= 63 && QUALIFIED_NAME.test(value))
+    ? undefined
+    : `${show(value)} is not a valid label value (at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit)`;
+}
+
+/**
+ * The longest name each kind accepts: 253 (a DNS subdomain) unless listed. Namespaces are DNS
+ * labels; TALM's ImageBasedGroupUpgrade CRD says `size(self.metadata.name) < 230`.
+ */
+const NAME_LIMITS: Readonly<Record<string, number>> = {
+  Namespace: 63,
+  ImageBasedGroupUpgrade: 229,
+};
+
+/** Kinds whose names are DNS labels rather than subdomains. */
+const LABEL_NAMED = new Set(["Namespace", "Service"]);
+
+/**
+ * Largest object we write, in bytes of JSON: etcd's default request limit is 1.5 MiB, and the
+ * apiserver adds managedFields and Argo CD its tracking annotation on top of what we write.
+ */
+export const MAX_OBJECT_BYTES = 1_000_000;
+
+export interface ObjectLike {
+  readonly kind?: unknown;
+  readonly metadata?: {
+    readonly name?: unknown;
+    readonly namespace?: unknown;
+    readonly labels?: unknown;
+    readonly annotations?: unknown;
+  };
+}
+
+/**
+ * Why the apiserver would refuse this object's metadata (name and namespace syntax and length
+ * for its kind, label keys and values, annotation keys) or its size; an empty list if it would
+ * not. Used by synth on every object before anything is written.
+ */
+export function objectProblems(obj: ObjectLike): string[] {
+  const out: string[] = [];
+  const kind = typeof obj.kind === "string" ? obj.kind : "object";
+  const md = obj.metadata ?? {};
+  const name = md.name;
+  if (typeof name !== "string") out.push(`${kind} has no metadata.name`);
+  else {
+    const limit = NAME_LIMITS[kind] ?? 253;
+    const syntax = LABEL_NAMED.has(kind) ? dnsLabelProblem(name) : dnsSubdomainProblem(name);
+    if (syntax) out.push(`${kind} name: ${syntax}`);
+    else if (name.length > limit)
+      out.push(`${kind} name ${show(name)} is ${name.length} characters; at most ${limit}`);
+  }
+  if (md.namespace !== undefined) {
+    const ns = typeof md.namespace === "string" ? dnsLabelProblem(md.namespace) : "not a string";
+    if (ns) out.push(`${kind} ${show(name)} namespace: ${ns}`);
+  }
+  for (const [k, v] of Object.entries(asRecord(md.labels))) {
+    const p = labelKeyProblem(k) ?? (typeof v === "string" ? labelValueProblem(v) : "not a string");
+    if (p) out.push(`${kind} ${show(name)} label ${show(k)}: ${p}`);
+  }
+  for (const [k, v] of Object.entries(asRecord(md.annotations))) {
+    const p = labelKeyProblem(k) ?? (typeof v === "string" ? undefined : "not a string");
+    if (p) out.push(`${kind} ${show(name)} annotation ${show(k)}: ${p}`);
+  }
+  const size = JSON.stringify(obj).length;
+  if (size > MAX_OBJECT_BYTES)
+    out.push(`${kind} ${show(name)} is ${size} bytes; at most ${MAX_OBJECT_BYTES} are written`);
+  return out;
+}
+
+function asRecord(v: unknown): Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : {};
 }

@@ -1,6 +1,15 @@
 // A small declarative schema for fleet files: checks types, unknown fields and per-field rules,
 // fills in defaults, and reports every problem with its YAML path (no stop at the first one).
-import type { PathSegment, ProblemCollector } from "./errors.js";
+import { didYouMean, show, type PathSegment, type ProblemCollector } from "./errors.js";
+import { dnsLabelProblem, dnsSubdomainProblem, labelValueProblem } from "./names.js";
+
+/**
+ * Bounds for every integer and string field unless the field says otherwise: a signed 32-bit
+ * integer is what every reader of the output (Go's int32 fields, JSON's exact range) holds, and
+ * 1,024 characters keeps every generated object far below the apiserver's request limits.
+ */
+export const MAX_INTEGER = 2_147_483_647;
+export const MAX_STRING = 1024;
 
 export type Check = (value: string) => string | undefined;
 
@@ -13,6 +22,8 @@ export interface StringSchema extends Base {
   readonly type: "string";
   readonly enum?: readonly string[];
   readonly default?: string;
+  /** @default MAX_STRING */
+  readonly maxLength?: number;
 }
 export interface IntegerSchema extends Base {
   readonly type: "integer";
@@ -34,6 +45,7 @@ export interface ArraySchema extends Base {
   readonly type: "array";
   readonly items: Schema;
   readonly minItems?: number;
+  readonly maxItems?: number;
   readonly default?: readonly unknown[];
 }
 export interface MapSchema extends Base {
@@ -84,7 +96,7 @@ function byType(
       return checkInteger(schema, value, path, out);
     case "boolean":
       if (typeof value === "boolean") return value;
-      out.add(path, `must be true or false, not ${JSON.stringify(value)}`);
+      out.add(path, `must be true or false, not ${show(value)}`);
       return undefined;
     case "object":
       return checkObject(schema, value, path, out);
@@ -104,12 +116,21 @@ function checkString(
   if (typeof value !== "string") {
     out.add(
       path,
-      `must be a string, not ${JSON.stringify(value)}${typeof value === "number" ? " (quote it)" : ""}`,
+      `must be a string, not ${show(value)}${typeof value === "number" || typeof value === "boolean" ? " (quote it)" : ""}`,
     );
     return undefined;
   }
   if (schema.enum && !schema.enum.includes(value)) {
-    out.add(path, `must be one of ${schema.enum.join(", ")}, not ${JSON.stringify(value)}`);
+    const hint = didYouMean(value, schema.enum);
+    out.add(
+      path,
+      `must be one of ${schema.enum.join(", ")}, not ${show(value)}${hint ? `; did you mean ${hint}?` : ""}`,
+    );
+    return undefined;
+  }
+  const max = schema.maxLength ?? MAX_STRING;
+  if (value.length > max) {
+    out.add(path, `is ${value.length} characters long; at most ${max} are allowed`);
     return undefined;
   }
   return value;
@@ -122,13 +143,21 @@ function checkInteger(
   out: ProblemCollector,
 ): unknown {
   if (typeof value !== "number" || !Number.isInteger(value)) {
-    out.add(path, `must be a whole number, not ${JSON.stringify(value)}`);
+    out.add(
+      path,
+      `must be a whole number, not ${show(value)}${typeof value === "string" ? " (unquote it)" : ""}`,
+    );
     return undefined;
   }
-  if (schema.min !== undefined && value < schema.min)
+  const max = Math.min(schema.max ?? MAX_INTEGER, MAX_INTEGER);
+  if (schema.min !== undefined && value < schema.min) {
     out.add(path, `must be at least ${schema.min}, not ${value}`);
-  else if (schema.max !== undefined && value > schema.max)
-    out.add(path, `must be at most ${schema.max}, not ${value}`);
+    return undefined;
+  }
+  if (value > max) {
+    out.add(path, `must be at most ${max}, not ${value}`);
+    return undefined;
+  }
   return value;
 }
 
@@ -144,8 +173,8 @@ function checkObject(
   }
   const known = Object.keys(schema.fields);
   for (const key of Object.keys(value)) {
-    if (!(key in schema.fields)) {
-      const hint = known.find(k => k.toLowerCase() === key.toLowerCase());
+    if (!Object.hasOwn(schema.fields, key)) {
+      const hint = didYouMean(key, known);
       out.add(
         [...path, key],
         `unknown field${hint ? `; did you mean ${hint}?` : `; known fields: ${known.join(", ")}`}`,
@@ -154,7 +183,12 @@ function checkObject(
   }
   const result: Record<string, unknown> = {};
   for (const [key, fieldSchema] of Object.entries(schema.fields)) {
-    const v = validate(fieldSchema, value[key], [...path, key], out);
+    const v = validate(
+      fieldSchema,
+      Object.hasOwn(value, key) ? value[key] : undefined,
+      [...path, key],
+      out,
+    );
     if (v !== undefined) result[key] = v;
   }
   return result;
@@ -172,6 +206,9 @@ function checkArray(
   }
   if (schema.minItems !== undefined && value.length < schema.minItems) {
     out.add(path, `must have at least ${schema.minItems} item${schema.minItems === 1 ? "" : "s"}`);
+  }
+  if (schema.maxItems !== undefined && value.length > schema.maxItems) {
+    out.add(path, `has ${value.length} items; at most ${schema.maxItems} are allowed`);
   }
   return value.map((item, i) => validate(schema.items, item, [...path, i], out));
 }
@@ -194,31 +231,29 @@ function checkMap(
 
 // ---- rules shared by fleet fields ----
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
-
-/** RFC 1123 label (namespaces, group names): at most 63 lowercase letters, digits, '-'. */
-export const dnsLabel: Check = (v: string) =>
-  v.length <= 63 && DNS_LABEL.test(v)
-    ? undefined
-    : `${JSON.stringify(v)} is not a valid RFC 1123 label (at most 63 lowercase letters, digits and '-', starting and ending with a letter or digit)`;
+/** RFC 1123 label (namespaces, cluster and group names). */
+export const dnsLabel: Check = dnsLabelProblem;
 
 /** RFC 1123 subdomain (object names): at most 253 characters. */
-export const dnsSubdomain: Check = (v: string) =>
-  v.length <= 253 && DNS_SUBDOMAIN.test(v)
-    ? undefined
-    : `${JSON.stringify(v)} is not a valid RFC 1123 name (lowercase letters, digits, '-' and '.', at most 253 characters)`;
+export const dnsSubdomain: Check = dnsSubdomainProblem;
 
 const SEMVER =
   /^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$/;
 
-export const semver: Check = (v: string) =>
-  SEMVER.test(v)
-    ? undefined
-    : `${JSON.stringify(v)} is not a semantic version such as 4.18.1 (LCA compares it with the cluster's version)`;
+/**
+ * The seed's OpenShift version: semver (LCA compares it with the cluster's version), and a valid
+ * label value, because LCA picks the extra manifests labelled `lca.openshift.io/target-ocp-version`
+ * with this very value; so no build metadata (`+...`) and at most 63 characters.
+ */
+export const seedVersion: Check = (v: string) => {
+  if (!SEMVER.test(v))
+    return `${show(v)} is not a semantic version such as 4.18.1 (LCA compares it with the cluster's version)`;
+  const label = labelValueProblem(v);
+  return label
+    ? `${label}; LCA matches the version against the lca.openshift.io/target-ocp-version label`
+    : undefined;
+};
 
-/** LCA's pattern for seedImageRef.image. */
+/** LCA's pattern for seedImageRef.image (`^([a-z0-9]+://)?[\S]+$`). */
 export const imageRef: Check = (v: string) =>
-  /^([a-z0-9]+:\/\/)?\S+$/.test(v) && v.length > 0
-    ? undefined
-    : `${JSON.stringify(v)} is not an image reference`;
+  /^([a-z0-9]+:\/\/)?\S+$/.test(v) ? undefined : `${show(v)} is not an image reference`;

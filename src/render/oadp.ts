@@ -2,49 +2,50 @@
 // templates, and the user's own files, checked the way LCA checks them in Prep (only Velero
 // Backups and Restores, every Restore naming a Backup, one Restore per Backup).
 import { readFileSync } from "node:fs";
-import { basename, resolve } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
+import { resolve } from "node:path";
 import { FleetError, type FleetProblem } from "../fleet/errors.js";
 import type { Fleet } from "../fleet/model.js";
+import { checkBackupRestoreFile, oadpDataKey } from "../fleet/oadp.js";
 import type { KubeObject, TemplateSet } from "./templates.js";
+import { stringifyYaml } from "./yaml.js";
 
 /** ConfigMap data: one key per Backup/Restore file, as kustomize's configMapGenerator makes it. */
 export type OadpData = Readonly<Record<string, string>>;
 
+/**
+ * The OADP ConfigMap's data. loadFleet has checked the user's files already; they are checked
+ * again here because they are read again (a file may change between the two reads).
+ * @throws FleetError when a file is no longer what LCA accepts
+ */
 export function oadpData(fleet: Fleet, templates: TemplateSet): OadpData {
   const data: Record<string, string> = {};
   const problems: FleetProblem[] = [];
-  const ibgu = fleet.spec.flavour === "ibgu";
+  const { flavour } = fleet.spec;
   fleet.spec.oadp.content.forEach((entry, i) => {
-    const path = `spec.oadp.content[${i}]`;
+    const key = oadpDataKey(entry, flavour);
+    const problem = (message: string): void =>
+      void problems.push({
+        file: fleet.file,
+        path: `spec.oadp.content[${i}].file`,
+        line: 1,
+        column: 1,
+        message,
+      });
     if (entry.template === "platform") {
-      const key = ibgu ? "PlatformBackupRestoreWithIBGU.yaml" : "PlatformBackupRestore.yaml";
-      data[key] = toYaml(templates.render("PlatformBackupRestore", { ibgu }));
+      data[key] = toYaml(templates.render("PlatformBackupRestore", { ibgu: flavour === "ibgu" }));
     } else if (entry.template === "lvms") {
-      data["PlatformBackupRestoreLvms.yaml"] = toYaml(
-        templates.render("PlatformBackupRestoreLvms", {}),
-      );
+      data[key] = toYaml(templates.render("PlatformBackupRestoreLvms", {}));
     } else if (entry.file !== undefined) {
-      const file = resolve(fleet.baseDir, entry.file);
-      const text = readFileSync(file, "utf8");
-      const problem = checkBackupRestoreFile(text);
-      if (problem)
-        problems.push({
-          file: fleet.file,
-          path: `${path}.file`,
-          line: 0,
-          column: 0,
-          message: `${entry.file}: ${problem}`,
-        });
-      const key = basename(file);
-      if (key in data)
-        problems.push({
-          file: fleet.file,
-          path: `${path}.file`,
-          line: 0,
-          column: 0,
-          message: `a second file named ${key}`,
-        });
+      let text: string;
+      try {
+        text = readFileSync(resolve(fleet.baseDir, entry.file), "utf8");
+      } catch (err) {
+        problem(`${entry.file}: cannot be read: ${(err as Error).message}`);
+        return;
+      }
+      const bad = checkBackupRestoreFile(text);
+      if (bad) problem(`${entry.file}: ${bad}`);
+      if (key in data) problem(`a second file named ${key}`);
       data[key] = text.endsWith("\n") ? text : `${text}\n`;
     }
   });
@@ -53,35 +54,5 @@ export function oadpData(fleet: Fleet, templates: TemplateSet): OadpData {
 }
 
 function toYaml(objects: readonly KubeObject[]): string {
-  return objects.map(o => stringify(o, { lineWidth: 0 })).join("---\n");
-}
-
-/** Why LCA would reject this file of OADP content, or undefined. */
-export function checkBackupRestoreFile(text: string): string | undefined {
-  const backups = new Set<string>();
-  const restores: Array<{ name: string; backupName?: string }> = [];
-  for (const doc of parseAllDocuments(text)) {
-    if (doc.errors.length) return `invalid YAML: ${doc.errors[0]?.message.split("\n")[0]}`;
-    const obj = doc.toJS() as KubeObject | null;
-    if (obj === null) continue;
-    const id = `${obj.kind ?? "?"} ${obj.metadata?.name ?? "?"}`;
-    if (obj.apiVersion !== "velero.io/v1" || !["Backup", "Restore"].includes(obj.kind)) {
-      return `${id}: only velero.io/v1 Backup and Restore objects belong in OADP content`;
-    }
-    if (obj.kind === "Backup") backups.add(obj.metadata.name);
-    else
-      restores.push({
-        name: obj.metadata.name,
-        backupName: (obj.spec as { backupName?: string } | undefined)?.backupName,
-      });
-  }
-  for (const r of restores) {
-    if (!r.backupName) return `Restore ${r.name} has no spec.backupName`;
-    if (!backups.has(r.backupName))
-      return `Restore ${r.name} names Backup ${r.backupName}, which is not in the file`;
-  }
-  if (backups.size !== restores.length || backups.size === 0) {
-    return `has ${backups.size} Backups and ${restores.length} Restores; LCA wants each Backup paired with one Restore`;
-  }
-  return undefined;
+  return objects.map(o => stringifyYaml(o)).join("---\n");
 }

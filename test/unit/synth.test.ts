@@ -299,7 +299,9 @@ describe("templates", () => {
     const dir = scratchDir("ibu-templates");
     writeFileSync(
       join(dir, "ConfigMap.yaml.hbs"),
-      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n  labels:\n    site: '{{hub .ManagedClusterName hub}}'\ndata: {{#if dataTemplate}}{{{json dataTemplate}}}{{else}}{}{{/if}}\n",
+      // The label only on the spoke copy (the one with a hub template for its data): the hub's
+      // own ConfigMap is applied as is, and the hub's apiserver would refuse that label value.
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n{{#if dataTemplate}}  labels:\n    site: '{{hub .ManagedClusterName hub}}'\n{{/if}}data: {{#if dataTemplate}}{{{json dataTemplate}}}{{else}}{}{{/if}}\n",
     );
     const fleet = parseFleet(
       "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: t}\nspec:\n  seedImage: {image: r/s:4.18.1, version: 4.18.1}\n  groups: [{name: g, clusters: [c1], stage: Prep}]\n",
@@ -314,5 +316,20 @@ describe("templates", () => {
       "object-templates"
     ][0].objectDefinition;
     expect(ibu.kind).toBe("ImageBasedUpgrade"); // not overridden: the bundled template
+  });
+
+  it("that make an object the apiserver would refuse fail synth, which then writes nothing", () => {
+    const dir = scratchDir("ibu-templates");
+    writeFileSync(
+      join(dir, "ConfigMap.yaml.hbs"),
+      "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n  labels:\n    site: '{{hub .ManagedClusterName hub}}'\ndata: {}\n",
+    );
+    const fleet = parseFleet(
+      "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: t}\nspec:\n  seedImage: {image: r/s:4.18.1, version: 4.18.1}\n  groups: [{name: g, clusters: [c1], stage: Prep}]\n",
+      "fleet.yaml",
+    );
+    expect(() => synthFleet(fleet, { templatesDir: dir })).toThrow(
+      /\(output\): ConfigMap "oadp-cm" label "site": "\{\{hub \.ManagedClusterName hub\}\}" is not a valid label value/,
+    );
   });
 });

@@ -1,0 +1,165 @@
+// Reads a fleet file's YAML into plain data, keeping the document for positions. Every way YAML
+// can go wrong (syntax, nesting beyond the parser's stack, aliases to nothing, alias bombs) ends
+// in located problems, never in an exception.
+import {
+  LineCounter,
+  isPair,
+  isScalar,
+  isSeq,
+  parseDocument,
+  visit,
+  type Alias,
+  type Document,
+} from "yaml";
+import { FleetError, ProblemCollector, type PathSegment } from "./errors.js";
+
+/** Deeper flow nesting than this is refused before parsing (the parser recurses per level). */
+export const MAX_FLOW_DEPTH = 64;
+/** Problems from the YAML parser listed per file; the first few locate the trouble. */
+const MAX_SYNTAX_PROBLEMS = 20;
+
+export interface YamlSource {
+  readonly doc: Document;
+  readonly lines: LineCounter;
+  readonly value: unknown;
+  /** Collects later problems against the same document. */
+  readonly out: ProblemCollector;
+}
+
+/** Parses `text`; throws FleetError (located problems) if it is not YAML we can read safely. */
+export function readYaml(text: string, file: string): YamlSource {
+  const lines = new LineCounter();
+  const tooDeep = flowTooDeep(text);
+  if (tooDeep !== undefined) {
+    for (let i = 0; i <= text.length;) {
+      const nl = text.indexOf("\n", i);
+      lines.addNewLine(i);
+      if (nl < 0 || nl >= tooDeep) break;
+      i = nl + 1;
+    }
+    const out = new ProblemCollector(file, undefined, lines);
+    out.addAt(tooDeep, [], `YAML: nested more than ${MAX_FLOW_DEPTH} levels deep`);
+    throw new FleetError(out.problems);
+  }
+  let doc: Document;
+  try {
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  } catch (err) {
+    const out = new ProblemCollector(file, undefined, lines);
+    out.addAt(0, [], `YAML: cannot be read (${(err as Error).message})`);
+    throw new FleetError(out.problems);
+  }
+  const out = new ProblemCollector(file, doc, lines);
+  syntaxProblems(doc, out);
+  if (out.problems.length) throw new FleetError(out.problems);
+  const first = aliasProblems(doc, out);
+  if (out.problems.length) throw new FleetError(out.problems);
+  let value: unknown;
+  try {
+    value = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    const msg = (err as Error).message;
+    if (first && /alias/i.test(msg))
+      out.addAt(
+        first.offset,
+        first.path,
+        "YAML: aliases expand to too much data (the reader's guard against alias bombs); write the values out",
+      );
+    else out.addAt(0, [], `YAML: cannot be read (${msg.split("\n")[0] ?? ""})`);
+    throw new FleetError(out.problems);
+  }
+  return { doc, lines, value, out };
+}
+
+function syntaxProblems(doc: Document, out: ProblemCollector): void {
+  const seen = new Set<string>();
+  for (const e of doc.errors) {
+    if (out.problems.length >= MAX_SYNTAX_PROBLEMS) break;
+    const message =
+      e.code === "RESOURCE_EXHAUSTION"
+        ? "YAML: nested too deeply to read"
+        : `YAML: ${e.message.split("\n")[0] ?? e.code}`;
+    const key = `${e.pos[0]}:${message}`;
+    if (seen.has(key) || (e.code === "RESOURCE_EXHAUSTION" && seen.has("deep"))) continue;
+    seen.add(key);
+    if (e.code === "RESOURCE_EXHAUSTION") seen.add("deep");
+    out.addAt(e.pos[0], [], message);
+  }
+}
+
+/**
+ * Aliases must name an anchor set before them (YAML's rule); reports those that do not, at the
+ * alias. Returns the first alias, where an over-expansion is reported.
+ */
+function aliasProblems(
+  doc: Document,
+  out: ProblemCollector,
+): { offset: number; path: PathSegment[] } | undefined {
+  let first: { offset: number; path: PathSegment[] } | undefined;
+  visit(doc, {
+    Alias(_key, node: Alias, ancestors) {
+      const path = yamlPath(ancestors, node);
+      const offset = node.range?.[0] ?? 0;
+      first ??= { offset, path };
+      if (!node.resolve(doc))
+        out.addAt(
+          offset,
+          path,
+          `YAML: alias *${node.source.slice(0, 60)} names no anchor defined before it`,
+        );
+    },
+  });
+  return first;
+}
+
+/** The YAML path of `node` from the visitor's ancestors (document, maps, pairs, lists). */
+function yamlPath(ancestors: readonly unknown[], node: unknown): PathSegment[] {
+  const path: PathSegment[] = [];
+  const chain = [...ancestors, node];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const a = chain[i];
+    const next = chain[i + 1];
+    if (isSeq(a)) path.push(a.items.indexOf(next));
+    else if (isPair(a) && a.value === next) path.push(isScalar(a.key) ? String(a.key.value) : "?");
+  }
+  return path;
+}
+
+/**
+ * The offset where flow collections (`[`, `{`) nest deeper than MAX_FLOW_DEPTH, or undefined.
+ * Skips quoted strings and comments; an approximation of YAML's lexer that never under-counts
+ * real nesting.
+ */
+function flowTooDeep(text: string): number | undefined {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '"') i = skipDouble(text, i);
+    else if (c === "'") i = skipSingle(text, i);
+    else if (c === "#" && (i === 0 || /\s/.test(text[i - 1] ?? ""))) {
+      const nl = text.indexOf("\n", i);
+      i = nl < 0 ? text.length : nl;
+    } else if (c === "[" || c === "{") {
+      if (++depth > MAX_FLOW_DEPTH) return i;
+    } else if ((c === "]" || c === "}") && depth > 0) depth--;
+  }
+  return undefined;
+}
+
+function skipDouble(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    if (text[i] === "\\") i++;
+    else if (text[i] === '"') return i;
+  }
+  return text.length;
+}
+
+function skipSingle(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    if (text[i] === "'") {
+      if (text[i + 1] === "'") i++;
+      else return i;
+    }
+  }
+  return text.length;
+}
