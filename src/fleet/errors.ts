@@ -1,6 +1,16 @@
 // Problems found in a fleet file, each with the file, the YAML path, the line and column, so a
 // user can go straight to it. Validation collects all of them, sorted, before failing.
-import { LineCounter, isAlias, isMap, isScalar, isSeq, type Document, type Node } from "yaml";
+import {
+  LineCounter,
+  isAlias,
+  isMap,
+  isScalar,
+  isSeq,
+  type Document,
+  type Node,
+  type Pair,
+  type YAMLMap,
+} from "yaml";
 
 export interface FleetProblem {
   readonly file: string;
@@ -173,6 +183,22 @@ export class ProblemCollector {
   }
 }
 
+/** Each mapping's pairs by key, built once: a path lookup is then constant time per segment. */
+const pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>();
+
+function pairOf(map: YAMLMap, key: string): Pair | undefined {
+  let index = pairIndex.get(map);
+  if (!index) {
+    index = new Map();
+    for (const pair of map.items) {
+      const k = keyOf(pair.key);
+      if (k !== undefined && !index.has(k)) index.set(k, pair);
+    }
+    pairIndex.set(map, index);
+  }
+  return index.get(key);
+}
+
 /** The node at `seg` below `node`, with the offset of its key (maps) or of itself (lists). */
 function child(
   doc: Document,
@@ -182,7 +208,7 @@ function child(
   // A path through an alias continues in the anchored node (the alias's own line is kept).
   const target = isAlias(node) ? (node.resolve(doc) as Node | undefined) : node;
   if (isMap(target)) {
-    const pair = target.items.find(i => keyOf(i.key) === String(seg));
+    const pair = pairOf(target, String(seg));
     return pair
       ? { node: pair.value as Node | null, offset: (pair.key as Node | null)?.range?.[0] }
       : undefined;

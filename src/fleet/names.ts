@@ -232,34 +232,36 @@ export interface ObjectLike {
  * not. Used by synth on every object before anything is written.
  */
 export function objectProblems(obj: ObjectLike): string[] {
-  const out: string[] = [];
   const kind = typeof obj.kind === "string" ? obj.kind : "object";
   const md = obj.metadata ?? {};
-  const name = md.name;
-  if (typeof name !== "string") out.push(`${kind} has no metadata.name`);
-  else {
-    const limit = NAME_LIMITS[kind] ?? 253;
-    const syntax = LABEL_NAMED.has(kind) ? dnsLabelProblem(name) : dnsSubdomainProblem(name);
-    if (syntax) out.push(`${kind} name: ${syntax}`);
-    else if (name.length > limit)
-      out.push(`${kind} name ${show(name)} is ${name.length} characters; at most ${limit}`);
-  }
+  const id = `${kind} ${typeof md.name === "string" ? show(md.name) : "?"}`;
+  const out = [...nameProblems(kind, md.name)];
   if (md.namespace !== undefined) {
     const ns = typeof md.namespace === "string" ? dnsLabelProblem(md.namespace) : "not a string";
-    if (ns) out.push(`${kind} ${show(name)} namespace: ${ns}`);
+    if (ns) out.push(`${id} namespace: ${ns}`);
   }
   for (const [k, v] of Object.entries(asRecord(md.labels))) {
     const p = labelKeyProblem(k) ?? (typeof v === "string" ? labelValueProblem(v) : "not a string");
-    if (p) out.push(`${kind} ${show(name)} label ${show(k)}: ${p}`);
+    if (p) out.push(`${id} label ${show(k)}: ${p}`);
   }
   for (const [k, v] of Object.entries(asRecord(md.annotations))) {
     const p = labelKeyProblem(k) ?? (typeof v === "string" ? undefined : "not a string");
-    if (p) out.push(`${kind} ${show(name)} annotation ${show(k)}: ${p}`);
+    if (p) out.push(`${id} annotation ${show(k)}: ${p}`);
   }
   const size = JSON.stringify(obj).length;
   if (size > MAX_OBJECT_BYTES)
-    out.push(`${kind} ${show(name)} is ${size} bytes; at most ${MAX_OBJECT_BYTES} are written`);
+    out.push(`${id} is ${size} bytes; at most ${MAX_OBJECT_BYTES} are written`);
   return out;
+}
+
+function nameProblems(kind: string, name: unknown): string[] {
+  if (typeof name !== "string") return [`${kind} has no metadata.name`];
+  const limit = NAME_LIMITS[kind] ?? 253;
+  const syntax = LABEL_NAMED.has(kind) ? dnsLabelProblem(name) : dnsSubdomainProblem(name);
+  if (syntax) return [`${kind} name: ${syntax}`];
+  if (name.length > limit)
+    return [`${kind} name ${show(name)} is ${name.length} characters; at most ${limit}`];
+  return [];
 }
 
 function asRecord(v: unknown): Record<string, unknown> {

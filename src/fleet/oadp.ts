@@ -34,7 +34,20 @@ export const MAX_OADP_FILE_BYTES = 900 * 1024;
  */
 export function checkBackupRestoreFile(text: string): string | undefined {
   const backups = new Set<string>();
-  const restores: Array<{ name: string; backupName?: unknown }> = [];
+  const restores: Restore[] = [];
+  const objects = readObjects(text);
+  if (typeof objects === "string") return objects;
+  for (const obj of objects) {
+    const problem = objectProblem(obj, backups, restores);
+    if (problem) return problem;
+  }
+  return pairingProblem(backups, restores);
+}
+
+type Restore = { name: string; backupName?: unknown };
+
+/** The documents of a YAML stream as plain data, or why they cannot be read. */
+function readObjects(text: string): unknown[] | string {
   let docs;
   try {
     docs = parseAllDocuments(text);
@@ -42,19 +55,25 @@ export function checkBackupRestoreFile(text: string): string | undefined {
     return `invalid YAML: ${(err as Error).message.split("\n")[0] ?? ""}`;
   }
   if (!Array.isArray(docs)) return "invalid YAML: not a stream of documents";
+  const objects: unknown[] = [];
   for (const doc of docs) {
-    if (doc.errors.length)
-      return `invalid YAML at ${doc.errors[0]?.linePos?.[0]?.line ?? "?"}: ${doc.errors[0]?.message.split("\n")[0] ?? ""}`;
-    let obj: unknown;
+    const e = doc.errors[0];
+    if (e)
+      return `invalid YAML at line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0] ?? ""}`;
     try {
-      obj = doc.toJS({ maxAliasCount: 100 });
+      const obj: unknown = doc.toJS({ maxAliasCount: 100 });
+      if (obj !== null && obj !== undefined) objects.push(obj);
     } catch (err) {
       return `cannot be read: ${(err as Error).message}`;
     }
-    if (obj === null || obj === undefined) continue;
-    const problem = objectProblem(obj, backups, restores);
-    if (problem) return problem;
   }
+  return objects;
+}
+
+function pairingProblem(
+  backups: ReadonlySet<string>,
+  restores: readonly Restore[],
+): string | undefined {
   for (const r of restores) {
     if (typeof r.backupName !== "string" || !r.backupName)
       return `Restore ${clip(r.name)} has no spec.backupName`;
@@ -70,7 +89,7 @@ export function checkBackupRestoreFile(text: string): string | undefined {
 function objectProblem(
   obj: unknown,
   backups: Set<string>,
-  restores: Array<{ name: string; backupName?: unknown }>,
+  restores: Restore[],
 ): string | undefined {
   if (typeof obj !== "object" || Array.isArray(obj) || obj === null)
     return `a document is not a mapping: only velero.io/v1 Backup and Restore objects belong in OADP content`;

@@ -210,7 +210,13 @@ function checkArray(
   if (schema.maxItems !== undefined && value.length > schema.maxItems) {
     out.add(path, `has ${value.length} items; at most ${schema.maxItems} are allowed`);
   }
-  return value.map((item, i) => validate(schema.items, item, [...path, i], out));
+  return value.map((item, i) => {
+    if (item === null || item === undefined) {
+      out.add([...path, i], `is empty; each item must be ${schema.items.doc}`);
+      return undefined;
+    }
+    return validate(schema.items, item, [...path, i], out);
+  });
 }
 
 function checkMap(

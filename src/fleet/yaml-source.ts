@@ -3,6 +3,7 @@
 // in located problems, never in an exception.
 import {
   LineCounter,
+  isAlias,
   isPair,
   isScalar,
   isSeq,
@@ -11,7 +12,7 @@ import {
   type Alias,
   type Document,
 } from "yaml";
-import { FleetError, ProblemCollector, type PathSegment } from "./errors.js";
+import { FleetError, ProblemCollector, show, type PathSegment } from "./errors.js";
 
 /** Deeper flow nesting than this is refused before parsing (the parser recurses per level). */
 export const MAX_FLOW_DEPTH = 64;
@@ -43,7 +44,8 @@ export function readYaml(text: string, file: string): YamlSource {
   }
   let doc: Document;
   try {
-    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+    // uniqueKeys is checked below, in one pass: the library's own check is quadratic per map.
+    doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   } catch (err) {
     const out = new ProblemCollector(file, undefined, lines);
     out.addAt(0, [], `YAML: cannot be read (${(err as Error).message})`);
@@ -52,7 +54,7 @@ export function readYaml(text: string, file: string): YamlSource {
   const out = new ProblemCollector(file, doc, lines);
   syntaxProblems(doc, out);
   if (out.problems.length) throw new FleetError(out.problems);
-  const first = aliasProblems(doc, out);
+  const first = structureProblems(doc, out);
   if (out.problems.length) throw new FleetError(out.problems);
   let value: unknown;
   try {
@@ -88,15 +90,42 @@ function syntaxProblems(doc: Document, out: ProblemCollector): void {
 }
 
 /**
- * Aliases must name an anchor set before them (YAML's rule); reports those that do not, at the
- * alias. Returns the first alias, where an over-expansion is reported.
+ * What the parser leaves to us, at its place: keys used twice in a mapping, keys that are
+ * mappings or lists, and aliases that name no anchor set before them (YAML's rule). Returns the
+ * first alias, where an over-expansion is reported.
  */
-function aliasProblems(
+function structureProblems(
   doc: Document,
   out: ProblemCollector,
 ): { offset: number; path: PathSegment[] } | undefined {
   let first: { offset: number; path: PathSegment[] } | undefined;
   visit(doc, {
+    Map(_key, map, ancestors) {
+      const seen = new Set<string>();
+      for (const pair of map.items) {
+        if (!isScalar(pair.key)) continue;
+        const key = String(pair.key.value);
+        if (seen.has(key))
+          out.addAt(
+            pair.key.range?.[0] ?? 0,
+            [...yamlPath(ancestors, map), key],
+            `YAML: ${show(key)} is a key already used in this mapping`,
+          );
+        seen.add(key);
+      }
+    },
+    Pair(_key, pair, ancestors) {
+      // A mapping or list as a key has no place in a fleet file (and no JSON form).
+      const key = isAlias(pair.key) ? (pair.key.resolve(doc) ?? null) : pair.key;
+      if (key !== null && !isScalar(key)) {
+        const range = (pair.key as { range?: [number, number, number] }).range;
+        out.addAt(
+          range?.[0] ?? 0,
+          yamlPath(ancestors, pair),
+          "YAML: a key must be a plain value, not a mapping or a list",
+        );
+      }
+    },
     Alias(_key, node: Alias, ancestors) {
       const path = yamlPath(ancestors, node);
       const offset = node.range?.[0] ?? 0;
