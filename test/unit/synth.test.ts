@@ -294,6 +294,9 @@ describe("TALM's allowed IBGU plans", () => {
   });
 });
 
+const SMALL_FLEET =
+  "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: t}\nspec:\n  seedImage: {image: r/s:4.18.1, version: 4.18.1}\n  groups: [{name: g, clusters: [c1], stage: Prep}]\n";
+
 describe("templates", () => {
   it("can be overridden file by file from a user's folder, keeping ACM hub templates untouched", () => {
     const dir = scratchDir("ibu-templates");
@@ -303,10 +306,7 @@ describe("templates", () => {
       // own ConfigMap is applied as is, and the hub's apiserver would refuse that label value.
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n{{#if dataTemplate}}  labels:\n    site: '{{hub .ManagedClusterName hub}}'\n{{/if}}data: {{#if dataTemplate}}{{{json dataTemplate}}}{{else}}{}{{/if}}\n",
     );
-    const fleet = parseFleet(
-      "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: t}\nspec:\n  seedImage: {image: r/s:4.18.1, version: 4.18.1}\n  groups: [{name: g, clusters: [c1], stage: Prep}]\n",
-      "fleet.yaml",
-    );
+    const fleet = parseFleet(SMALL_FLEET, "fleet.yaml");
     const all = objects(synthFleet(fleet, { templatesDir: dir }));
     const copy = configPolicy(byName(all, "Policy", "group-ibu-oadp-cm-policy")).spec[
       "object-templates"
@@ -324,10 +324,7 @@ describe("templates", () => {
       join(dir, "ConfigMap.yaml.hbs"),
       "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{json name}}}\n  namespace: {{{json namespace}}}\n  labels:\n    site: '{{hub .ManagedClusterName hub}}'\ndata: {}\n",
     );
-    const fleet = parseFleet(
-      "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: t}\nspec:\n  seedImage: {image: r/s:4.18.1, version: 4.18.1}\n  groups: [{name: g, clusters: [c1], stage: Prep}]\n",
-      "fleet.yaml",
-    );
+    const fleet = parseFleet(SMALL_FLEET, "fleet.yaml");
     expect(() => synthFleet(fleet, { templatesDir: dir })).toThrow(
       /\(output\): ConfigMap "oadp-cm" label "site": "\{\{hub \.ManagedClusterName hub\}\}" is not a valid label value/,
     );

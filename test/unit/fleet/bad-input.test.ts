@@ -5,36 +5,14 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { scratchDir } from "../../support/scratch.js";
-import { FleetError, formatProblem, type FleetProblem } from "../../../src/fleet/errors.js";
+import { formatProblem, type FleetProblem } from "../../../src/fleet/errors.js";
 import { parseFleet } from "../../../src/fleet/load.js";
 import { fleetFiles } from "../../../src/cli/fleet-files.js";
 import { runValidate } from "../../../src/cli/validate.js";
 import { synthFleet } from "../../../src/synth.js";
+import { BASE, problems as problemsOf } from "./fleet-text.js";
 
-const BASE = `apiVersion: ibu-gitops.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: lab
-spec:
-  seedImage:
-    image: registry.example.com/seed:4.18.1
-    version: 4.18.1
-  groups:
-    - name: canary
-      clusters: [sno-1]
-      stage: Prep
-`;
-
-/** The problems of a fleet text; fails the test on any other outcome (success, other errors). */
-function problems(text: string, file = "fleet.yaml"): FleetProblem[] {
-  try {
-    parseFleet(text, file);
-  } catch (err) {
-    if (err instanceof FleetError) return [...err.problems];
-    throw err;
-  }
-  throw new Error("expected the fleet to be rejected");
-}
+const problems = (text: string, file = "fleet.yaml"): FleetProblem[] => problemsOf(text, {}, file);
 
 const messages = (p: readonly FleetProblem[]): string[] =>
   p.map(x => `${x.line}: ${x.path}: ${x.message}`);

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { FleetError, formatProblem, sortProblems } from "../../../src/fleet/errors.js";
 import { parseFleet } from "../../../src/fleet/load.js";
+import { DESIRED_STAGES } from "../../../src/fleet/model.js";
 import { synthFleet } from "../../../src/synth.js";
 
 const RUNS = Number(process.env.FLEET_PROPERTY_RUNS ?? 150);
@@ -22,15 +23,7 @@ const EXAMPLES = ["examples/fleet.yaml", "examples/fleet-ibgu.yaml"].map(file =>
 // ---- generated fleets ----
 
 const dnsLabel = fc.stringMatching(/^[a-z]([-a-z0-9]{0,10}[a-z0-9])?$/);
-const stage = fc.constantFrom(
-  "Idle",
-  "Prep",
-  "Upgrade",
-  "Finalize",
-  "Rollback",
-  "FinalizeRollback",
-  "Abort",
-);
+const stage = fc.constantFrom(...DESIRED_STAGES);
 const selector = fc.oneof(
   fc.record({ matchLabels: fc.dictionary(dnsLabel, dnsLabel, { minKeys: 1, maxKeys: 2 }) }),
   fc.record({

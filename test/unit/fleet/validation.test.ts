@@ -4,36 +4,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { scratchDir } from "../../support/scratch.js";
-import { FleetError, type FleetProblem } from "../../../src/fleet/errors.js";
+import { FleetError } from "../../../src/fleet/errors.js";
 import { parseFleet } from "../../../src/fleet/load.js";
-
-const BASE = `apiVersion: ibu-gitops.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: lab
-spec:
-  seedImage:
-    image: registry.example.com/seed:4.18.1
-    version: 4.18.1
-  groups:
-    - name: canary
-      clusters: [sno-1]
-      stage: Prep
-`;
-
-function problems(
-  text: string,
-  opts: Parameters<typeof parseFleet>[2] = {},
-  file = "fleet.yaml",
-): FleetProblem[] {
-  try {
-    parseFleet(text, file, opts);
-  } catch (err) {
-    if (err instanceof FleetError) return [...err.problems];
-    throw err;
-  }
-  throw new Error("expected the fleet to be rejected");
-}
+import { BASE, problems } from "./fleet-text.js";
 
 describe("a valid fleet", () => {
   it("loads with ZTP's defaults filled in", () => {
