@@ -191,12 +191,8 @@ function checkMetadataMap(
 function checkRules(spec: FleetSpec, baseDir: string, clean: Clean, out: ProblemCollector): void {
   checkGroups(spec, clean, out);
   checkSelectors(spec, clean, out);
-  if (
-    clean("spec", "addon") &&
-    clean("spec", "hub") &&
-    clean("spec", "flavour") &&
-    clean("spec", "oadp")
-  )
+  const addonReads = [["addon", "hubNamespace"], ["hub"], ["flavour"], ["oadp", "configMap"]];
+  if (spec.addon && addonReads.every(p => clean("spec", ...p)))
     for (const p of addonProblems(spec)) out.add(p.path, p.message);
   if (clean("spec", "hub") && clean("spec", "policyName") && checkPolicyNames(spec, out))
     checkDerivedNames(spec, clean, out);
@@ -244,8 +240,10 @@ function checkDerivedNames(spec: FleetSpec, clean: Clean, out: ProblemCollector)
 /** Every selector the output carries, checked as the apiserver checks it; none may be empty. */
 function checkSelectors(spec: FleetSpec, clean: Clean, out: ProblemCollector): void {
   const check = (sel: LabelSelector | undefined, path: PathSegment[]): void => {
-    if (!sel || !clean(...path)) return;
-    for (const p of labelSelectorProblems(sel)) out.add([...path, ...p.path], p.message);
+    // A selector that failed the schema is missing its failed parts: read only the others.
+    if (!sel) return;
+    const passed = (...rel: PathSegment[]): boolean => clean(...path, ...rel);
+    for (const p of labelSelectorProblems(sel, passed)) out.add([...path, ...p.path], p.message);
   };
   check(spec.clusterSelector, ["spec", "clusterSelector"]);
   check(spec.addon?.clusterSelector, ["spec", "addon", "clusterSelector"]);

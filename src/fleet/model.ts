@@ -474,15 +474,20 @@ export const SELECT_ALL_HINT =
  * ValidateLabelSelector): label key and value syntax, and the values each operator needs
  * (In/NotIn: some; Exists/DoesNotExist: none). An empty selector, which Kubernetes reads as
  * "everything", is refused too; SELECT_ALL_HINT says how to ask for everything explicitly.
- * Call it only on a selector that passed the schema.
+ * `passed` says which parts passed the schema (only those are read).
  */
-export function labelSelectorProblems(sel: LabelSelector): Problem[] {
+export function labelSelectorProblems(
+  sel: LabelSelector,
+  passed: (...path: PathSegment[]) => boolean = () => true,
+): Problem[] {
   const out: Problem[] = [];
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) {
+    if (!passed("matchLabels", k)) continue;
     const msg = labelKeyProblem(k) ?? (typeof v === "string" ? labelValueProblem(v) : undefined);
     if (msg) out.push({ path: ["matchLabels", k], message: msg });
   }
   (sel.matchExpressions ?? []).forEach((e, i) => {
+    if (!e || !passed("matchExpressions", i)) return;
     const keyMsg = labelKeyProblem(e.key);
     if (keyMsg) out.push({ path: ["matchExpressions", i, "key"], message: keyMsg });
     const values = e.values ?? [];
@@ -498,7 +503,12 @@ export function labelSelectorProblems(sel: LabelSelector): Problem[] {
       if (msg) out.push({ path: ["matchExpressions", i, "values", j], message: msg });
     });
   });
-  if (!Object.keys(sel.matchLabels ?? {}).length && !(sel.matchExpressions ?? []).length)
+  if (
+    passed("matchLabels") &&
+    passed("matchExpressions") &&
+    !Object.keys(sel.matchLabels ?? {}).length &&
+    !(sel.matchExpressions ?? []).length
+  )
     out.push({
       path: [],
       message: `is empty: it would select every managed cluster of the hub (${SELECT_ALL_HINT})`,

@@ -145,7 +145,9 @@ describe("the addon section of a fleet file", () => {
       expect.objectContaining({
         path: "spec.addon.clusterSelector",
         line: 18,
-        message: "is empty: it would select every managed cluster",
+        message: expect.stringMatching(
+          /^is empty: it would select every managed cluster of the hub \(to select every managed cluster on purpose, write matchExpressions: \[\{key: name, operator: Exists\}\]\)$/,
+        ) as string,
       }),
     ]);
   });
@@ -158,13 +160,14 @@ describe("the addon section of a fleet file", () => {
     replicas: 2
 `),
     );
+    // Sorted by line, as every fleet file's problems are.
     expect(p.map(x => [x.path, x.line])).toEqual([
-      ["spec.addon.replicas", 20],
       ["spec.addon.maxConcurrency", 18],
       ["spec.addon.hubNamespace", 19],
+      ["spec.addon.replicas", 20],
     ]);
-    expect(p[1]!.message).toContain("is not a count or a percentage");
-    expect(p[2]!.message).toBe(
+    expect(p[0]!.message).toContain("is not a count or a percentage");
+    expect(p[1]!.message).toBe(
       "ztp-group is already a namespace of this fleet; the addon needs one of its own",
     );
   });
