@@ -226,7 +226,7 @@ export class HubController {
         if (prev) this.removeReport(name);
         return;
       }
-      this.fleet.reports.set(name, { report: o.report, rv: o.metadata.resourceVersion });
+      this.fleet.setReport(name, o.report, o.metadata.resourceVersion);
       if (!prev) this.fleet.namesChanged();
       this.changed(name);
     };
@@ -242,6 +242,7 @@ export class HubController {
 
   private removeReport(name: string): void {
     if (!this.fleet.reports.delete(name)) return;
+    this.fleet.lastHistory.delete(name);
     this.fleet.namesChanged();
     this.metrics.forget(name);
     this.changed(name);

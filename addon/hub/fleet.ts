@@ -1,7 +1,8 @@
 // The hub's in-memory fleet model, keyed by cluster name: each cluster's latest report
 // (ClusterUpgrade), its ManagedCluster (labels and the disable-auto-import annotation) and the
 // TALM objects that tell its group and batch. Also the pure views the API serves: one
-// cluster's summary and detail, the fleet summary, filters and pages.
+// cluster's summary and detail, the fleet summary, filters and pages, and the one rule of
+// progress that `ibu-gitops status`, the API and the dashboard count with (isDone).
 import type { Condition, Stage, StageHistory } from "../agent/ibu-types.js";
 import {
   DISABLE_AUTO_IMPORT,
@@ -59,7 +60,12 @@ export interface ClusterSummary {
   readonly autoImportDisabled: boolean;
   readonly autoImportIntent?: AutoImportIntent;
   readonly autoRolledBack: boolean;
+  /** The OpenShift version the cluster runs: its booted stateroot's (LCA's `rhcos_<version>`). */
+  readonly currentVersion?: string;
+  /** The seed's version: the IBU's `seedImageRef`, else the group's IBGU's. */
   readonly targetVersion?: string;
+  /** Progress's one rule (isDone): runs the target version and its upgrade is finalized. */
+  readonly done: boolean;
   readonly bootedStateroot?: string;
   readonly reportTime?: string;
   readonly reportAgeSeconds?: number;
@@ -82,6 +88,11 @@ export interface ClusterDetail extends ClusterSummary {
   readonly conditions: readonly Condition[];
   readonly validNextStages: readonly Stage[];
   readonly history: readonly StageHistory[];
+  /**
+   * The stage history the hub last saw before the IBU went back to Idle (LCA clears
+   * `status.history` on finalize and cancel), so a finished upgrade or rollback keeps its record.
+   */
+  readonly lastHistory?: readonly StageHistory[];
   readonly node?: Report["node"];
   readonly labels: Readonly<Record<string, string>>;
 }
@@ -92,9 +103,45 @@ export interface ClusterRecord {
   readonly managed?: ManagedClusterInfo;
   /** When the hub saw the current stage and state begin (only for changes it observed). */
   readonly stateSince?: number;
+  /** The last non-empty stage history the hub saw for this cluster. */
+  readonly lastHistory?: readonly StageHistory[];
 }
 
 const toMs = (t: string | undefined): number => (t ? Date.parse(t) || 0 : 0);
+
+/**
+ * The version a stateroot holds, from LCA's naming of the stateroot it makes for a seed,
+ * `rhcos_<version>` (`_` for characters a stateroot name cannot hold); a stateroot LCA did not
+ * make (an installed cluster's `rhcos`) names none.
+ */
+export function staterootVersion(stateroot: string | undefined): string | undefined {
+  return stateroot ? /^rhcos_(.+)$/.exec(stateroot)?.[1]?.replace(/_/g, "-") : undefined;
+}
+
+/**
+ * The one rule of progress: a cluster is done when it runs the target version and its
+ * upgrade is finalized (the IBU is back to Idle, Idle=True). An untouched Idle cluster, one
+ * that completed Upgrade but is not finalized, and one that rolled back are not done.
+ */
+export function isDone(
+  c: Pick<ClusterSummary, "stage" | "state" | "currentVersion" | "targetVersion">,
+): boolean {
+  return (
+    c.stage === "Idle" &&
+    c.state === "Idle" &&
+    c.currentVersion !== undefined &&
+    c.currentVersion === c.targetVersion
+  );
+}
+
+/** Failed or refused (Blocked) in its stage. */
+export const isFailed = (c: Pick<ClusterSummary, "state">): boolean =>
+  c.state === "Failed" || c.state === "Blocked";
+
+/** What an operator must look at: failed, blocked, stuck, or rolled back on its own. */
+export const needsAttention = (
+  c: Pick<ClusterSummary, "state" | "stuck" | "autoRolledBack">,
+): boolean => isFailed(c) || c.stuck || c.autoRolledBack;
 
 /** The latest time the report shows progress at, in ms (0 when it shows none). */
 export function progressMs(report: Report | undefined): number {
@@ -130,9 +177,12 @@ export function summarize(
   const state: ClusterState = rep?.state ?? "NoReport";
   const waiting = state === "InProgress" || state === "Pending";
   const reportMs = toMs(rep?.reportTime);
+  const stage = rep?.stage ?? "Unknown";
+  const currentVersion = staterootVersion(rep?.node?.bootedStateroot);
+  const targetVersion = rep?.ibu?.spec?.seedImageRef?.version ?? assignment?.targetVersion;
   return {
     name: r.name,
-    stage: rep?.stage ?? "Unknown",
+    stage,
     state,
     message: rep?.message ?? "",
     ...(assignment
@@ -149,9 +199,9 @@ export function summarize(
     autoImportDisabled: r.managed?.annotations[DISABLE_AUTO_IMPORT] !== undefined,
     ...(intent ? { autoImportIntent: intent.intent } : {}),
     autoRolledBack: rep?.autoRolledBack ?? false,
-    ...(rep?.ibu?.spec?.seedImageRef?.version
-      ? { targetVersion: rep.ibu.spec.seedImageRef.version }
-      : {}),
+    ...(currentVersion ? { currentVersion } : {}),
+    ...(targetVersion ? { targetVersion } : {}),
+    done: isDone({ stage, state, currentVersion, targetVersion }),
     ...(rep?.node?.bootedStateroot ? { bootedStateroot: rep.node.bootedStateroot } : {}),
     ...(rep?.reportTime
       ? {
@@ -186,6 +236,7 @@ export function detail(
     conditions: status?.conditions ?? [],
     validNextStages: status?.validNextStages ?? [],
     history: status?.history ?? [],
+    ...(r.lastHistory?.length ? { lastHistory: r.lastHistory } : {}),
     ...(r.report?.node ? { node: r.report.node } : {}),
     labels: r.managed?.labels ?? {},
   };
@@ -197,10 +248,28 @@ export interface NamedList {
   readonly clusters: readonly string[];
 }
 
-export interface GroupCounts {
+/** Counts of a set of clusters (a group, or one of its batches) by the rule of progress. */
+export interface ProgressCounts {
   total: number;
+  /** isDone: on the target version and finalized. */
+  done: number;
+  /** Failed or Blocked. */
+  failed: number;
+  /** InProgress or Pending. */
+  inProgress: number;
   byStage: Record<string, number>;
   byState: Record<string, number>;
+  /** current version → clusters; `unknown` when the booted stateroot names none */
+  currentVersions: Record<string, number>;
+  /** target version → clusters; `unknown` when neither the IBU nor the group names one */
+  targetVersions: Record<string, number>;
+}
+
+export interface GroupCounts extends ProgressCounts {
+  /** batch (1-based, from the CGU's status.remediationPlan) → its counts */
+  batches: Record<string, ProgressCounts>;
+  /** The group's CGU's current batch (status.status.currentBatch), when one runs. */
+  currentBatch?: number;
 }
 
 export interface FleetSummary {
@@ -214,6 +283,10 @@ export interface FleetSummary {
   readonly byGroup: Record<string, GroupCounts>;
   readonly ungrouped: number;
   readonly autoImportDisabled: number;
+  /** isDone: on the target version and finalized. */
+  readonly done: number;
+  /** Failed, blocked, stuck or automatically rolled back (needsAttention). */
+  readonly attention: NamedList;
   readonly failed: NamedList;
   readonly stuck: NamedList;
   readonly autoRolledBack: NamedList;
@@ -222,6 +295,29 @@ export interface FleetSummary {
 export const LIST_CAP = 1000;
 
 const bump = (m: Record<string, number>, k: string): void => void (m[k] = (m[k] ?? 0) + 1);
+
+const emptyCounts = (): ProgressCounts => ({
+  total: 0,
+  done: 0,
+  failed: 0,
+  inProgress: 0,
+  byStage: {},
+  byState: {},
+  currentVersions: {},
+  targetVersions: {},
+});
+
+/** Adds one cluster to a set's counts. */
+export function count(into: ProgressCounts, c: ClusterSummary): void {
+  into.total++;
+  if (c.done) into.done++;
+  if (isFailed(c)) into.failed++;
+  if (c.state === "InProgress" || c.state === "Pending") into.inProgress++;
+  bump(into.byStage, c.stage);
+  bump(into.byState, c.state);
+  bump(into.currentVersions, c.currentVersion ?? "unknown");
+  bump(into.targetVersions, c.targetVersion ?? "unknown");
+}
 
 /** Counts per stage and state, per group, and the failed / stuck / auto-rolled-back lists. */
 export function fleetSummary(summaries: Iterable<ClusterSummary>): FleetSummary {
@@ -234,7 +330,9 @@ export function fleetSummary(summaries: Iterable<ClusterSummary>): FleetSummary 
     byGroup: {} as Record<string, GroupCounts>,
     ungrouped: 0,
     autoImportDisabled: 0,
+    done: 0,
   };
+  const attention: string[] = [];
   const failed: string[] = [];
   const stuck: string[] = [];
   const rolledBack: string[] = [];
@@ -245,12 +343,14 @@ export function fleetSummary(summaries: Iterable<ClusterSummary>): FleetSummary 
     bump(s.byState, c.state);
     bump((s.byStageState[c.stage] ??= {}), c.state);
     if (c.group !== undefined) {
-      const g = (s.byGroup[c.group] ??= { total: 0, byStage: {}, byState: {} });
-      g.total++;
-      bump(g.byStage, c.stage);
-      bump(g.byState, c.state);
+      const g = (s.byGroup[c.group] ??= { ...emptyCounts(), batches: {} });
+      count(g, c);
+      if (c.batch !== undefined) count((g.batches[c.batch] ??= emptyCounts()), c);
+      if (c.currentBatch !== undefined) g.currentBatch = c.currentBatch;
     } else s.ungrouped++;
     if (c.autoImportDisabled) s.autoImportDisabled++;
+    if (c.done) s.done++;
+    if (needsAttention(c)) attention.push(c.name);
     if (c.state === "Failed") failed.push(c.name);
     if (c.stuck) stuck.push(c.name);
     if (c.autoRolledBack) rolledBack.push(c.name);
@@ -259,7 +359,13 @@ export function fleetSummary(summaries: Iterable<ClusterSummary>): FleetSummary 
     count: names.length,
     clusters: names.sort().slice(0, LIST_CAP),
   });
-  return { ...s, failed: list(failed), stuck: list(stuck), autoRolledBack: list(rolledBack) };
+  return {
+    ...s,
+    attention: list(attention),
+    failed: list(failed),
+    stuck: list(stuck),
+    autoRolledBack: list(rolledBack),
+  };
 }
 
 export interface ClusterFilter {
@@ -341,6 +447,8 @@ export class Fleet {
   readonly managed = new Map<string, ManagedClusterInfo>();
   readonly upgrades = new Map<string, UpgradeObject>();
   readonly stateSince = new Map<string, number>();
+  /** cluster → the last non-empty IBU history seen (kept after finalize clears it); setReport */
+  readonly lastHistory = new Map<string, readonly StageHistory[]>();
   private readonly assignments = new Map<string, GroupAssignment | null>();
   private sorted: string[] | undefined;
 
@@ -374,16 +482,28 @@ export class Fleet {
     else this.assignments.delete(name);
   }
 
+  /**
+   * Stores a cluster's report, and its stage history when it has one, so the record of an
+   * upgrade or a rollback outlives the finalize that clears the IBU's history.
+   */
+  setReport(name: string, report: Report, rv?: string): void {
+    this.reports.set(name, rv === undefined ? { report } : { report, rv });
+    const history = report.ibu?.status?.history;
+    if (history?.length) this.lastHistory.set(name, history);
+  }
+
   record(name: string): ClusterRecord | undefined {
     if (!this.has(name)) return undefined;
     const report = this.reports.get(name)?.report;
     const managed = this.managed.get(name);
     const since = this.stateSince.get(name);
+    const lastHistory = this.lastHistory.get(name);
     return {
       name,
       ...(report ? { report } : {}),
       ...(managed ? { managed } : {}),
       ...(since !== undefined ? { stateSince: since } : {}),
+      ...(lastHistory ? { lastHistory } : {}),
     };
   }
 
@@ -391,10 +511,9 @@ export class Fleet {
     let a = this.assignments.get(name);
     if (a === undefined) {
       a =
-        assignGroup(name, this.managed.get(name)?.labels, this.upgrades.values(), (ns, ibgu) => {
-          const u = this.upgrades.get(`ImageBasedGroupUpgrade/${ns}/${ibgu}`);
-          return u?.group;
-        }) ?? null;
+        assignGroup(name, this.managed.get(name)?.labels, this.upgrades.values(), (ns, ibgu) =>
+          this.upgrades.get(`ImageBasedGroupUpgrade/${ns}/${ibgu}`),
+        ) ?? null;
       this.assignments.set(name, a);
     }
     return a ?? undefined;

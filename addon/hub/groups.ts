@@ -118,6 +118,8 @@ export interface UpgradeObject {
   readonly currentBatch?: number;
   readonly progressing: boolean;
   readonly created: string;
+  /** An IBGU's seed version (`spec.ibuSpec.seedImageRef.version`): its clusters' target. */
+  readonly targetVersion?: string;
 }
 
 interface RawUpgrade {
@@ -132,6 +134,7 @@ interface RawUpgrade {
     clusters?: string[];
     clusterLabelSelectors?: LabelSelector[];
     clusterSelector?: string[];
+    ibuSpec?: { seedImageRef?: { version?: string } };
   };
   status?: {
     remediationPlan?: string[][];
@@ -170,6 +173,9 @@ export function toUpgradeObject(raw: unknown): UpgradeObject | undefined {
       c => c.type === "Progressing" && c.status === "True",
     ),
     created: o.metadata?.creationTimestamp ?? "",
+    ...(o.spec?.ibuSpec?.seedImageRef?.version
+      ? { targetVersion: o.spec.ibuSpec.seedImageRef.version }
+      : {}),
   };
 }
 
@@ -193,6 +199,8 @@ export interface GroupAssignment {
   readonly kind: UpgradeObject["kind"];
   readonly batch?: number;
   readonly currentBatch?: number;
+  /** The seed version the upgrade object (or, for an IBGU's CGU, its IBGU) names. */
+  readonly targetVersion?: string;
 }
 
 /**
@@ -203,14 +211,16 @@ export function assignGroup(
   name: string,
   labels: Readonly<Record<string, string>> | undefined,
   upgrades: Iterable<UpgradeObject>,
-  ibguGroup: (namespace: string, ibgu: string) => string | undefined,
+  ibguGroup: (namespace: string, ibgu: string) => UpgradeObject | undefined,
 ): GroupAssignment | undefined {
-  let best: { u: UpgradeObject; group: string; rank: string } | undefined;
+  let best: { u: UpgradeObject; group: string; rank: string; version?: string } | undefined;
   for (const u of upgrades) {
-    const group = u.group ?? (u.ibgu ? ibguGroup(u.namespace, u.ibgu) : undefined);
+    const parent = u.ibgu ? ibguGroup(u.namespace, u.ibgu) : undefined;
+    const group = u.group ?? parent?.group;
     if (!group || !selectsCluster(u, name, labels)) continue;
     const rank = `${u.progressing ? 1 : 0}${u.batches.has(name) ? 1 : 0}${u.created}\u0000${u.namespace}/${u.name}`;
-    if (!best || rank > best.rank) best = { u, group, rank };
+    const version = u.targetVersion ?? parent?.targetVersion;
+    if (!best || rank > best.rank) best = { u, group, rank, version };
   }
   if (!best) return undefined;
   const batch = best.u.batches.get(name);
@@ -220,5 +230,6 @@ export function assignGroup(
     kind: best.u.kind,
     ...(batch !== undefined ? { batch } : {}),
     ...(best.u.currentBatch !== undefined ? { currentBatch: best.u.currentBatch } : {}),
+    ...(best.version ? { targetVersion: best.version } : {}),
   };
 }

@@ -8,6 +8,8 @@ import { Node } from "../../addon/agent/node.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { inClusterCredentials, loadKubeconfig } from "../../addon/shared/kubeconfig.js";
 import { HubReporter } from "../../addon/agent/report.js";
+import { kubeconfigPath, UsageError } from "./common.js";
+import { shutdownSignal } from "./signals.js";
 
 export interface AgentArgs {
   readonly kubeconfig?: string;
@@ -26,14 +28,14 @@ export interface AgentArgs {
 
 export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<number> {
   if (a.boot !== "host" && a.boot !== "sandbox")
-    throw new Error(`--boot must be host or sandbox, not ${JSON.stringify(a.boot)}`);
+    throw new UsageError(`--boot must be host or sandbox, not ${JSON.stringify(a.boot)}`);
   const file = a.kubeconfig ?? process.env.KUBECONFIG;
   // In the addon's pod: its ServiceAccount; elsewhere a kubeconfig is required.
-  const kc = file ? loadKubeconfig(file) : inClusterCredentials();
+  const kc = file ? loadKubeconfig(kubeconfigPath(file)) : inClusterCredentials();
   const hubFile = a.hubKubeconfig ?? process.env.HUB_KUBECONFIG;
   const clusterName = a.clusterName ?? process.env.CLUSTER_NAME;
   if (!!hubFile !== !!clusterName)
-    throw new Error(
+    throw new UsageError(
       "--hub-kubeconfig (HUB_KUBECONFIG) and --cluster-name (CLUSTER_NAME) go together: the agent reports to the hub only with both",
     );
   const boot: BootDriver = a.boot === "host" ? new HostBoot() : new SandboxBoot(a.sysroot);
@@ -45,8 +47,7 @@ export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<
     ...(a.etcd ? { etcdBinary: a.etcd } : {}),
     identity: { nodeIps: process.env.NODE_IP ? [process.env.NODE_IP] : undefined },
   });
-  const abort = new AbortController();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => abort.abort());
+  const signal = shutdownSignal();
   const stamp = (l: string): void => log(`${new Date().toISOString()} ${l}`);
   stamp(`agent starting: sysroot ${a.sysroot}, boot ${a.boot}, booted ${node.booted().stateroot}`);
   const reporter =
@@ -65,7 +66,7 @@ export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<
     namespace: a.namespace,
     log: stamp,
     reporter,
-  }).run(abort.signal);
+  }).run(signal);
   stamp("agent stopped");
   return 0;
 }

@@ -7,7 +7,6 @@ import { randomBytes } from "node:crypto";
 import { Authorizer } from "../../addon/hub/auth.js";
 import { mountDashboard } from "../../addon/hub/dashboard/assets.js";
 import { HubController } from "../../addon/hub/controller.js";
-import { parseDuration } from "../../addon/hub/duration.js";
 import { parseSelector } from "../../addon/hub/groups.js";
 import { HubServer, parseListen } from "../../addon/hub/server.js";
 import { KubeApi } from "../../addon/shared/kube.js";
@@ -16,6 +15,9 @@ import {
   loadKubeconfig,
   type Credentials,
 } from "../../addon/shared/kubeconfig.js";
+import { kubeconfigPath, UsageError } from "./common.js";
+import { parseDurationFlag } from "./progress.js";
+import { shutdownSignal } from "./signals.js";
 
 export interface HubArgs {
   readonly kubeconfig?: string;
@@ -26,6 +28,8 @@ export interface HubArgs {
   readonly stuckAfter?: string;
   readonly leaderElect: boolean;
   readonly clusterSelector?: string;
+  /** Stops the controller and the server (SIGINT/SIGTERM: signals.ts). */
+  readonly signal?: AbortSignal;
 }
 
 /**
@@ -34,7 +38,7 @@ export interface HubArgs {
  */
 function credentials(file: string | undefined): Credentials {
   const path = file ?? process.env.KUBECONFIG;
-  if (path) return loadKubeconfig(path);
+  if (path) return loadKubeconfig(kubeconfigPath(path));
   if (process.env.KUBERNETES_SERVICE_HOST) return inClusterCredentials();
   throw new Error("--kubeconfig (or KUBECONFIG) is required outside a pod: the hub's kubeconfig");
 }
@@ -43,13 +47,10 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
   const listen = a.listen ?? ":8443";
   parseListen(listen); // a bad --listen fails before anything starts
   if (!!a.tlsCert !== !!a.tlsKey)
-    throw new Error("--tls-cert and --tls-key go together: give both, or neither for plain HTTP");
-  let stuckAfterMs: number;
-  try {
-    stuckAfterMs = parseDuration(a.stuckAfter ?? "30m");
-  } catch (err) {
-    throw new Error(`--stuck-after: ${(err as Error).message}`);
-  }
+    throw new UsageError(
+      "--tls-cert and --tls-key go together: give both, or neither for plain HTTP",
+    );
+  const stuckAfterMs = parseDurationFlag(a.stuckAfter ?? "30m", "--stuck-after");
   if (a.clusterSelector) parseSelector(a.clusterSelector);
   const tls =
     a.tlsCert && a.tlsKey
@@ -76,8 +77,7 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
     log: stamp,
   });
   mountDashboard(server); // `/` and `/static/`: the dashboard (docs/dashboard.md)
-  const abort = new AbortController();
-  for (const sig of ["SIGTERM", "SIGINT"] as const) process.once(sig, () => abort.abort());
+  const signal = a.signal ?? shutdownSignal();
   const addr = await server.listen();
   stamp(
     `hub ${identity} serving ${tls ? "HTTPS" : "plain HTTP (no --tls-cert)"} on port ${addr.port}; ` +
@@ -86,7 +86,7 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
   // OpenShift's service CA rotates the serving certificate in its Secret; the mounted files
   // change and new connections get the new certificate, without a restart.
   const reload = tls ? watchCertificate(a.tlsCert!, a.tlsKey!, server, stamp) : undefined;
-  await controller.run(abort.signal);
+  await controller.run(signal);
   if (reload) clearInterval(reload);
   await server.close();
   stamp("hub stopped");

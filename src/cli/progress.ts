@@ -2,6 +2,7 @@
 // does not rely on colour alone (done, failed and remaining have their own characters), and
 // Go-style durations for flags (30m, 1h30m, 45s).
 import { parseDuration } from "../../addon/hub/duration.js";
+import { UsageError } from "./common.js";
 
 /** `[####xx....] text`: # done, x failed, . remaining. */
 export function progressLine(done: number, failed: number, total: number, text: string): string {
@@ -17,6 +18,6 @@ export function parseDurationFlag(text: string, flag: string): number {
   try {
     return parseDuration(text);
   } catch (err) {
-    throw new Error(`${flag}: ${(err as Error).message}`);
+    throw new UsageError(`${flag}: ${(err as Error).message}`);
   }
 }

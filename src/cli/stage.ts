@@ -2,13 +2,12 @@
 // spec.stage on each cluster's ImageBasedUpgrade), for teams without TALM. Every cluster is
 // checked first against its validNextStages; by default nothing changes unless every move is
 // allowed. `--wait` follows the stage to its end with a progress bar.
-import { homedir } from "node:os";
-import { join } from "node:path";
 import { STAGES, type Ibu, type Stage } from "../../addon/agent/ibu-types.js";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import { ApiError, KubeApi, sleep } from "../../addon/shared/kube.js";
 import { kubeconfigContexts, loadKubeconfig } from "../../addon/shared/kubeconfig.js";
 import { stageMessage, stageState, type StageState } from "../../addon/shared/report.js";
+import { kubeconfigPath, UsageError } from "./common.js";
 import { parseDurationFlag, progressLine } from "./progress.js";
 
 export interface StageArgs {
@@ -42,19 +41,18 @@ export async function runStage(
 ): Promise<number> {
   const stage = a.stage as Stage;
   if (!STAGES.includes(stage))
-    throw new Error(
-      `ibu-gitops stage <${STAGES.join("|")}>: ${a.stage === undefined ? "the stage is missing" : `${JSON.stringify(a.stage)} is not a stage`}`,
+    throw new UsageError(
+      `${a.stage === undefined ? "the stage is missing" : `${JSON.stringify(a.stage)} is not a stage`}: give one of ${STAGES.join(", ")}`,
     );
-  const file = a.kubeconfig ?? process.env.KUBECONFIG ?? join(homedir(), ".kube", "config");
-  const contexts = a.allContexts ? kubeconfigContexts(file) : [...a.contexts];
   if (a.allContexts && a.contexts.length)
-    throw new Error("--context and --all-contexts exclude each other");
-  if (!contexts.length)
-    throw new Error(
-      `name the clusters: --context <name> (repeatable) or --all-contexts (kubeconfig ${file})`,
-    );
+    throw new UsageError("--context and --all-contexts exclude each other");
+  if (!a.allContexts && !a.contexts.length)
+    throw new UsageError("name the clusters: --context <name> (repeatable) or --all-contexts");
   if (!!a.seedImage !== !!a.seedVersion)
-    throw new Error("--seed-image and --seed-version go together");
+    throw new UsageError("--seed-image and --seed-version go together");
+  const file = kubeconfigPath(a.kubeconfig);
+  const contexts = a.allContexts ? kubeconfigContexts(file) : [...a.contexts];
+  if (!contexts.length) throw new Error(`kubeconfig ${file} has no contexts`);
   const timeoutMs = parseDurationFlag(a.timeout, "--timeout");
   const targets: Target[] = contexts.map(context => ({
     context,

@@ -95,12 +95,12 @@ try {
         const inProcess = performance.now() - t0;
         const compiled = timed(
           process.execPath,
-          [compiledCli, "synth", "-f", file, "-o", join(dir, "out1")],
+          [compiledCli, "synth", "-f", file, "--output-dir", join(dir, "out1")],
           dir,
         );
         const viaTsx = timed(
           process.execPath,
-          [join(REPO, "bin", "ibu-gitops.js"), "synth", "-f", file, "-o", join(dir, "out2")],
+          [join(REPO, "bin", "ibu-gitops.js"), "synth", "-f", file, "--output-dir", join(dir, "out2")],
           dir,
         );
         const pgDir = join(dir, "pg");

@@ -14,7 +14,9 @@ import {
   Fleet,
   decodeContinue,
   fleetSummary,
+  isDone,
   matchesFilter,
+  staterootVersion,
   page,
   summarize,
   type ClusterSummary,
@@ -87,6 +89,7 @@ const s = (name: string, over: Partial<ClusterSummary> = {}): ClusterSummary => 
   autoImportDisabled: false,
   autoRolledBack: false,
   stuck: false,
+  done: false,
   ...over,
 });
 
@@ -104,8 +107,11 @@ describe("fleet summary", () => {
     expect(sum.byStage).toEqual({ Prep: 2, Upgrade: 1, Idle: 1, Unknown: 1 });
     expect(sum.byState).toEqual({ InProgress: 1, Failed: 2, Idle: 1, NoReport: 1 });
     expect(sum.byStageState.Prep).toEqual({ InProgress: 1, Failed: 1 });
-    expect(sum.byGroup.g1).toEqual({
+    expect(sum.byGroup.g1).toMatchObject({
       total: 2,
+      done: 0,
+      failed: 1,
+      inProgress: 1,
       byStage: { Prep: 2 },
       byState: { InProgress: 1, Failed: 1 },
     });
@@ -140,6 +146,81 @@ describe("fleet summary", () => {
     const open = new Fleet(false);
     open.reports.set("y", { report: report("Idle", idleConditions(T)) });
     expect(open.summary("y", Date.now(), 1)?.managed).toBe(false);
+  });
+});
+
+describe("the rule of progress: done is on the target version and finalized", () => {
+  const idleAt = (v: string | undefined, target: string | undefined): ClusterSummary =>
+    s("c", {
+      stage: "Idle",
+      state: "Idle",
+      ...(v ? { currentVersion: v } : {}),
+      ...(target ? { targetVersion: target } : {}),
+    });
+
+  it("counts only a finalized cluster on the target version as done", () => {
+    expect(isDone(idleAt("4.18.1", "4.18.1"))).toBe(true);
+    // Idle but never upgraded, or rolled back and finalized: not done.
+    expect(isDone(idleAt(undefined, "4.18.1"))).toBe(false);
+    expect(isDone(idleAt("4.17.0", "4.18.1"))).toBe(false);
+    expect(isDone(idleAt("4.18.1", undefined))).toBe(false);
+    // Upgrade completed on the new version but not finalized yet: not done.
+    const upgraded = { currentVersion: "4.18.1", targetVersion: "4.18.1" };
+    expect(isDone(s("c", { stage: "Upgrade", state: "Completed", ...upgraded }))).toBe(false);
+    expect(isDone(s("c", { stage: "Idle", state: "InProgress", ...upgraded }))).toBe(false);
+  });
+
+  it("reads the version from LCA's stateroot name, and none from an installed one", () => {
+    expect(staterootVersion("rhcos_4.18.1")).toBe("4.18.1");
+    expect(staterootVersion("rhcos_4.18.0_rc.1")).toBe("4.18.0-rc.1");
+    expect(staterootVersion("rhcos")).toBeUndefined();
+    expect(staterootVersion(undefined)).toBeUndefined();
+  });
+
+  it("summarizes a report's versions and verdict, and keeps the history a finalize clears", () => {
+    const upgrading = report("Upgrade", idleConditions(T), {
+      node: { bootedStateroot: "rhcos_4.18.1" },
+    });
+    upgrading.ibu = {
+      spec: { stage: "Upgrade", seedImageRef: { image: "r/s:4.18.1", version: "4.18.1" } },
+      status: {
+        conditions: idleConditions(T),
+        history: [{ stage: "Upgrade", startTime: T, completionTime: T, phases: [] }],
+      },
+    };
+    const finalized: Report = {
+      ...upgrading,
+      stage: "Idle",
+      state: "Idle",
+      ibu: { spec: { ...upgrading.ibu.spec!, stage: "Idle" }, status: { conditions: [] } },
+    };
+    const f = new Fleet(false);
+    f.setReport("c", upgrading);
+    f.setReport("c", finalized);
+    f.namesChanged();
+    const d = f.detail("c", Date.parse(T), 60_000)!;
+    expect(d).toMatchObject({ currentVersion: "4.18.1", targetVersion: "4.18.1", done: true });
+    expect(d.history).toEqual([]);
+    expect(d.lastHistory?.map(h => h.stage)).toEqual(["Upgrade"]);
+  });
+
+  it("counts done, failed and in progress per group and per batch, and names who needs attention", () => {
+    const on = { currentVersion: "4.18.1", targetVersion: "4.18.1" };
+    const sum = fleetSummary([
+      s("a", { group: "g", batch: 1, ...on, done: true }),
+      s("b", { group: "g", batch: 1, stage: "Upgrade", state: "Failed", ...on }),
+      s("c", { group: "g", batch: 2, stage: "Upgrade", state: "InProgress", currentBatch: 2 }),
+      s("d", { group: "g", batch: 2, stage: "Prep", state: "Blocked" }),
+      s("e", { group: "h", autoRolledBack: true, currentVersion: "4.17.0" }),
+    ]);
+    expect(sum.done).toBe(1);
+    expect(sum.byGroup.g).toMatchObject({ total: 4, done: 1, failed: 2, inProgress: 1 });
+    expect(sum.byGroup.g!.currentBatch).toBe(2);
+    expect(sum.byGroup.g!.batches["1"]).toMatchObject({ total: 2, done: 1, failed: 1 });
+    expect(sum.byGroup.g!.batches["2"]).toMatchObject({ total: 2, done: 0, failed: 1 });
+    expect(sum.byGroup.g!.currentVersions).toEqual({ "4.18.1": 2, unknown: 2 });
+    expect(sum.byGroup.h!.currentVersions).toEqual({ "4.17.0": 1 });
+    expect(sum.attention).toEqual({ count: 3, clusters: ["b", "d", "e"] });
   });
 });
 

@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 import {
   assignGroup,
+  GROUP_LABEL,
   matchesLegacySelector,
   matchesSelector,
   parseSelector,
@@ -143,9 +144,15 @@ describe("group assignment", () => {
         status: { remediationPlan: [["c"]], status: { currentBatch: 1 } },
       }),
     );
+    const ibgu = toUpgradeObject({
+      kind: "ImageBasedGroupUpgrade",
+      metadata: { name: "ibu-g-4-18", namespace: "default", labels: { [GROUP_LABEL]: "grp" } },
+      spec: { ibuSpec: { seedImageRef: { version: "4.18.1" } } },
+    });
     const a = assignGroup("c", { site: "x" }, u, (ns, name) =>
-      ns === "default" && name === "ibu-g-4-18" ? "grp" : undefined,
+      ns === "default" && name === "ibu-g-4-18" ? ibgu : undefined,
     );
-    expect(a).toMatchObject({ group: "grp", batch: 1, currentBatch: 1 });
+    // The IBGU names the group and the seed version its clusters go to.
+    expect(a).toMatchObject({ group: "grp", batch: 1, currentBatch: 1, targetVersion: "4.18.1" });
   });
 });

@@ -68,6 +68,7 @@ describe("HubMetrics", () => {
     autoImportDisabled: false,
     autoRolledBack: false,
     stuck: false,
+    done: false,
     ...over,
   });
 

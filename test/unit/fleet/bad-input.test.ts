@@ -350,7 +350,13 @@ describe("ibu-gitops validate", () => {
     writeFileSync(join(dir, "b.yaml"), BASE.replace("kind: Fleet\n", "kind: Fleet\nextra: 1\n"));
     writeFileSync(join(dir, "c.yaml"), BASE);
     const out: string[] = [];
-    expect(runValidate([dir], s => out.push(s))).toBe(1);
+    expect(
+      runValidate(
+        { files: [dir], output: "table" },
+        s => out.push(s),
+        () => undefined,
+      ),
+    ).toBe(1);
     const text = out.join("\n");
     expect(text).toMatch(/a\.yaml:12:7: spec\.groups\[0\]\.stage: must be one of/);
     expect(text).toMatch(/b\.yaml:3:1: extra: unknown field/);
