@@ -66,6 +66,11 @@ export interface ClusterSummary {
   readonly targetVersion?: string;
   /** Progress's one rule (isDone): runs the target version and its upgrade is finalized. */
   readonly done: boolean;
+  /**
+   * Going back to Idle: `finalize` (after a completed Upgrade or Rollback) or `cancel` (LCA's
+   * abort, before the pivot), from the Idle condition's reason; absent otherwise.
+   */
+  readonly operation?: "finalize" | "cancel";
   readonly bootedStateroot?: string;
   readonly reportTime?: string;
   readonly reportAgeSeconds?: number;
@@ -134,6 +139,19 @@ export function isDone(
   );
 }
 
+/**
+ * Which way a cluster is going back to Idle, from LCA's Idle condition reasons (Finalizing,
+ * FinalizeFailed: finalize; Aborting, AbortFailed: cancel); undefined once it is Idle.
+ */
+export function idleOperation(report: Report | undefined): "finalize" | "cancel" | undefined {
+  if (report?.stage !== "Idle") return undefined;
+  const idle = report.ibu?.status?.conditions?.find(c => c.type === "Idle");
+  if (!idle || idle.status === "True") return undefined;
+  if (idle.reason === "Finalizing" || idle.reason === "FinalizeFailed") return "finalize";
+  if (idle.reason === "Aborting" || idle.reason === "AbortFailed") return "cancel";
+  return undefined;
+}
+
 /** Failed or refused (Blocked) in its stage. */
 export const isFailed = (c: Pick<ClusterSummary, "state">): boolean =>
   c.state === "Failed" || c.state === "Blocked";
@@ -180,6 +198,7 @@ export function summarize(
   const stage = rep?.stage ?? "Unknown";
   const currentVersion = staterootVersion(rep?.node?.bootedStateroot);
   const targetVersion = rep?.ibu?.spec?.seedImageRef?.version ?? assignment?.targetVersion;
+  const operation = idleOperation(rep);
   return {
     name: r.name,
     stage,
@@ -202,6 +221,7 @@ export function summarize(
     ...(currentVersion ? { currentVersion } : {}),
     ...(targetVersion ? { targetVersion } : {}),
     done: isDone({ stage, state, currentVersion, targetVersion }),
+    ...(operation ? { operation } : {}),
     ...(rep?.node?.bootedStateroot ? { bootedStateroot: rep.node.bootedStateroot } : {}),
     ...(rep?.reportTime
       ? {

@@ -26,8 +26,9 @@ const SCREENSHOT = "test-artifacts/dashboard.png";
 
 type Summary = {
   total: number;
+  done: number;
   byStageState: Record<string, Record<string, number>>;
-  byGroup: Record<string, { total: number }>;
+  byGroup: Record<string, { total: number; done: number }>;
   failed: { count: number };
   stuck: { count: number };
   autoRolledBack: { count: number };
@@ -56,12 +57,15 @@ describe("hub dashboard in Chromium", () => {
   };
 
   /** A fresh browser context (its own sessionStorage); dialogs and CSP reports are recorded. */
-  async function openPage(fragment = ""): Promise<{
+  async function openPage(
+    fragment = "",
+    width = 1400,
+  ): Promise<{
     page: Page;
     dialogs: string[];
     console: string[];
   }> {
-    const ctx = await browser.newContext({ viewport: { width: 1400, height: 1000 } });
+    const ctx = await browser.newContext({ viewport: { width, height: 1000 } });
     contexts.push(ctx);
     const page = await ctx.newPage();
     const dialogs: string[] = [];
@@ -77,10 +81,12 @@ describe("hub dashboard in Chromium", () => {
   }
 
   /** Signed in through `#token=`, with every cluster of the run shown. */
-  async function signedIn(): Promise<{ page: Page; dialogs: string[]; console: string[] }> {
-    const p = await openPage(`#token=${encodeURIComponent(reader)}`);
+  async function signedIn(
+    width = 1400,
+  ): Promise<{ page: Page; dialogs: string[]; console: string[] }> {
+    const p = await openPage(`#token=${encodeURIComponent(reader)}`, width);
     await p.page.locator("#app").waitFor({ state: "visible" });
-    await waitFor("all rows", async () => (await p.page.textContent("#sum-total")) === "8");
+    await waitFor("all rows", async () => (await p.page.textContent("#sum-total")) === "11");
     return p;
   }
 
@@ -139,9 +145,23 @@ describe("hub dashboard in Chromium", () => {
       };
       return s;
     });
+    // f1 upgraded, then finalized (LCA clears the history then); g1 finalizing; k1 cancelling.
+    add("f1", s =>
+      s.request("Prep").complete("Prep").request("Upgrade").pivot().complete("Upgrade"),
+    );
+    add("g1", s =>
+      s
+        .request("Prep")
+        .complete("Prep")
+        .request("Upgrade")
+        .pivot()
+        .complete("Upgrade")
+        .request("Idle"),
+    );
+    add("k1", s => s.request("Prep").request("Idle"));
     for (const s of spokes.values()) await hub.addCluster(s.name, { [RUN_LABEL]: run });
     await hub.group(n("a"), "group-a", [n("a1"), n("a2"), n("a3")], 2, 2);
-    await hub.group(n("b"), "group-b", [n("b1"), n("b2"), n("x1"), n("r1")], 100, 1);
+    await hub.group(n("b"), "group-b", [n("b1"), n("b2"), n("x1"), n("r1"), n("f1")], 100, 1);
     for (const s of spokes.values()) await hub.write(s);
     await waitFor(
       "fleet seen",
@@ -151,6 +171,8 @@ describe("hub dashboard in Chromium", () => {
       "groups seen",
       () => hubProc.c.fleet.summary(n("a3"), Date.now(), 1)?.batch === 2,
     );
+    await hub.write(spokes.get("f1")!.request("Idle").idle());
+    await waitFor("f1 finalized", () => hubProc.c.fleet.summary(n("f1"), Date.now(), 1)?.done);
     mkdirSync("test-artifacts", { recursive: true });
   }, 120_000);
 
@@ -239,8 +261,23 @@ describe("hub dashboard in Chromium", () => {
     expect(batches.some(t => t?.includes("2 (current)"))).toBe(true);
     expect(await page.locator("#groups-body progress").count()).toBeGreaterThanOrEqual(2);
     // highlighted, with words as well as colour
-    expect((await rowCells(page, n("c1")))[5]).toContain("Stuck");
-    expect((await rowCells(page, n("r1")))[5]).toContain("Auto rolled back");
+    // done: on the target version and finalized, per group as the API counts it
+    const done = await page.$$eval("#groups-body tr.group", trs =>
+      trs.map(tr => [
+        (tr as any).dataset.group!,
+        Number(tr.querySelector("[data-count=done]")!.textContent),
+      ]),
+    );
+    expect(Object.fromEntries(done)).toEqual(
+      Object.fromEntries(Object.entries(sum.byGroup).map(([g, c]) => [g, c.done])),
+    );
+    expect(sum.done).toBe(1);
+    expect(sum.byGroup["group-b"]!.done).toBe(1);
+    expect(await page.textContent('#groups-body tr.group[data-group="group-b"]')).toContain(
+      "4.18.1 ×3, 4.17.0 ×2 → 4.18.1 ×5",
+    );
+    expect((await rowCells(page, n("c1")))[6]).toContain("Stuck");
+    expect((await rowCells(page, n("r1")))[6]).toContain("Auto rolled back");
     expect((await rowCells(page, n("x1")))[2]).toBe("✖ Failed");
     expect(await page.getAttribute(`#rows tr[data-name="${n("c1")}"]`, "class")).toBe("is-stuck");
     expect(console.filter(l => /Content Security Policy|pageerror/i.test(l))).toEqual([]);
@@ -249,7 +286,7 @@ describe("hub dashboard in Chromium", () => {
   it("renders untrusted cluster text literally: no markup, no script, no dialog", async () => {
     const { page, dialogs } = await signedIn();
     const cells = await rowCells(page, n("x1"));
-    expect(cells[7]).toBe(XSS);
+    expect(cells[8]).toBe(XSS);
     await page.click(`#rows tr[data-name="${n("x1")}"]`);
     await page.locator("#detail").waitFor({ state: "visible" });
     await expect.poll(() => page.textContent("#detail-body")).toContain(XSS);
@@ -345,6 +382,60 @@ describe("hub dashboard in Chromium", () => {
     expect(body).toMatch(/Hub rule.*Disable: Upgrade in progress/);
     await page.keyboard.press("Escape");
     await dialog.waitFor({ state: "hidden" });
+  });
+
+  it("names finalize and cancel, shows versions, and keeps the stage history a finalize clears", async () => {
+    const { page } = await signedIn();
+    expect((await rowCells(page, n("g1")))[2]).toBe("▶ Finalizing");
+    expect((await rowCells(page, n("k1")))[2]).toBe("▶ Cancelling");
+    expect((await rowCells(page, n("f1")))[5]).toBe("4.18.1");
+    expect((await rowCells(page, n("a1")))[5]).toBe("4.17.0 → 4.18.1");
+    await page.click(`#rows tr[data-name="${n("f1")}"]`);
+    await page.locator("#detail-body .timeline").waitFor();
+    const body = (await page.textContent("#detail-body"))!;
+    expect(body).toContain("Timeline (before the IBU went back to Idle)");
+    expect(body).toContain("yes: on the target version, finalized");
+    expect(
+      await page.$$eval("#detail-body .timeline > li", lis =>
+        lis.map(li => (li as any).dataset.stage),
+      ),
+    ).toEqual(["Prep", "Upgrade"]);
+    await page.keyboard.press("Escape");
+  });
+
+  it("fits 760 px: every column on screen, no empty box under a short list", async () => {
+    const { page, console } = await signedIn(760);
+    const overflow = await page.evaluate(
+      "document.documentElement.scrollWidth - document.documentElement.clientWidth",
+    );
+    expect(overflow).toBeLessThanOrEqual(0);
+    for (const table of ["#table", "#groups", "#matrix"]) {
+      const edges = await page.$$eval(`${table} thead th`, ths =>
+        ths.map(th => {
+          const r = th.getBoundingClientRect();
+          return [r.left, r.right, (th.textContent ?? "").trim()] as const;
+        }),
+      );
+      expect(edges.length, table).toBeGreaterThan(3);
+      for (const [left, right, label] of edges) {
+        expect(left, `${table} ${label}`).toBeGreaterThanOrEqual(0);
+        expect(right, `${table} ${label}`).toBeLessThanOrEqual(760);
+        expect(right - left, `${table} ${label}`).toBeGreaterThan(24);
+      }
+    }
+    // A short list: the list's box ends with its rows.
+    await page.fill("#f-name", `${run}-a`);
+    await expect.poll(() => shownNames(page)).toHaveLength(3);
+    const gap = await page.evaluate(`(() => {
+      const s = document.getElementById("scroller");
+      const rows = [...document.querySelectorAll("#rows tr[data-name]:not([hidden])")];
+      const last = rows[rows.length - 1].getBoundingClientRect().bottom;
+      return s.getBoundingClientRect().bottom - last;
+    })()`);
+    expect(gap).toBeLessThan(8);
+    await page.fill("#f-name", "");
+    await page.screenshot({ path: "test-artifacts/dashboard-760.png", fullPage: true });
+    expect(console.filter(l => /pageerror/i.test(l))).toEqual([]);
   });
 
   it("shows a report change live, without reloading", async () => {

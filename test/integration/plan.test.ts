@@ -3,8 +3,10 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { KubeApi } from "../../addon/shared/kube.js";
+import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
 import { scratchDir } from "../support/scratch.js";
-import { runPlan, type PlanGroup } from "../../src/cli/plan.js";
+import { runPlan, type PlanFleet, type PlanGroup } from "../../src/cli/plan.js";
 import { statusMessage } from "../support/cluster.js";
 import { sharedCluster, uniqueName } from "../support/shared.js";
 
@@ -86,7 +88,7 @@ spec:
           { files: [fleetFile], output: "json", kubeconfig: user.kubeconfig },
           s => (out += s),
         );
-        groups = JSON.parse(out) as PlanGroup[];
+        groups = (JSON.parse(out) as PlanFleet[]).flatMap(f => f.groups);
         break;
       } catch {
         await new Promise(r => setTimeout(r, 100)); // RBAC propagates to the authorizer
@@ -97,6 +99,62 @@ spec:
     const upgrade = wavePlan.steps.find(s => s.object.startsWith("ibu-wave-upgrade"))!;
     expect(upgrade.batches).toEqual([names.slice(0, 2), names.slice(2, 4)]);
     expect(upgrade.autoImport).toMatch(/^add before start/);
+    expect(upgrade.batchesFrom).toBe("TALM's rule");
+    // The planner may not list CGUs: the prep step counts as done from the commit order.
+    expect(wavePlan.steps.map(s => s.state)).toEqual(["earlier commit", "pending"]);
+    expect(wavePlan.windowMinutes).toBe(30);
     expect(groups.find(g => g.group === "canary")!.clusters).toEqual([names[4]]);
+
+    // With a kubeconfig that may read CGUs, their status says what is complete and running.
+    const admin = new KubeApi(loadKubeconfig(hub.info.kubeconfig));
+    const cguPath = "/apis/ran.openshift.io/v1alpha1/namespaces/default/clustergroupupgrades";
+    const cgu = async (name: string, status: object): Promise<void> => {
+      const res = await hub.request("POST", cguPath, {
+        apiVersion: "ran.openshift.io/v1alpha1",
+        kind: "ClusterGroupUpgrade",
+        metadata: { name, namespace: "default" },
+        spec: { clusters: names.slice(0, 4) },
+      });
+      expect(res.status, statusMessage(res)).toBe(201);
+      await admin.mergePatch(`${cguPath}/${name}/status`, { status });
+    };
+    const T = "2026-11-29T10:00:00Z";
+    const cond = (type: string, status: string) => ({
+      type,
+      status,
+      reason: "Completed",
+      message: "",
+      lastTransitionTime: T,
+    });
+    await cgu("ibu-wave-prep-4-18-1", { conditions: [cond("Succeeded", "True")] });
+    const hubPlan = [[names[3]!], names.slice(0, 3)];
+    await cgu("ibu-wave-upgrade-4-18-1", {
+      conditions: [cond("Progressing", "True")],
+      remediationPlan: hubPlan,
+      status: { currentBatch: 2 },
+    });
+    out = "";
+    await runPlan(
+      { files: [fleetFile], output: "json", kubeconfig: hub.info.kubeconfig },
+      s => (out += s),
+    );
+    const live = (JSON.parse(out) as PlanFleet[])[0]!.groups.find(g => g.group === "wave")!;
+    expect(live.steps.map(s => s.state)).toEqual(["complete", "running"]);
+    expect(live.steps[1]).toMatchObject({
+      batches: hubPlan,
+      batchesFrom: "hub CGU status",
+      currentBatch: 2,
+    });
+    let text = "";
+    await runPlan(
+      { files: [fleetFile], output: "table", kubeconfig: hub.info.kubeconfig },
+      s => (text += s),
+    );
+    expect(text).toContain("✔ complete (hub) ibu-wave-prep-4-18-1");
+    expect(text).toMatch(
+      /▶ running \(hub\) ibu-wave-upgrade-4-18-1 .* timeout 30 min \(bounds the whole CGU\)/,
+    );
+    expect(text).toContain("2 batches for 4 clusters, ≤2 per batch, now batch 2 (hub)");
+    for (const line of text.split("\n")) expect(line.length).toBeLessThanOrEqual(100);
   });
 });

@@ -33,7 +33,12 @@ const prepping = requestTransition(idle, "Prep", false, T).conditions;
 const prepped = completeStage(prepping, "Prep", T);
 const upgrading = requestTransition(prepped, "Upgrade", false, T).conditions;
 
-async function addCluster(name: string, labels: Record<string, string>, i?: Ibu): Promise<void> {
+async function addCluster(
+  name: string,
+  labels: Record<string, string>,
+  i?: Ibu,
+  bootedStateroot?: string,
+): Promise<void> {
   await api.create("/api/v1/namespaces", {
     apiVersion: "v1",
     kind: "Namespace",
@@ -58,6 +63,7 @@ async function addCluster(name: string, labels: Record<string, string>, i?: Ibu)
       message: stageMessage(i),
       autoRolledBack: autoRolledBack(i),
       ibu: { spec: i.spec, status: i.status },
+      ...(bootedStateroot ? { node: { bootedStateroot } } : {}),
     },
   });
 }
@@ -67,7 +73,8 @@ describe("ibu-gitops status", () => {
     const run = uniqueName("status");
     const labels = { "ibu-gitops.test/run": run };
     const name = (n: string): string => `${run}-${n}`;
-    await addCluster(name("a"), labels, ibu("Idle", idle));
+    // a: Idle but never upgraded (its stateroot is the installed one): not done.
+    await addCluster(name("a"), labels, ibu("Idle", idle), "rhcos");
     await addCluster(name("b"), labels, ibu("Prep", prepped));
     await addCluster(name("c"), labels, ibu("Upgrade", upgrading));
     await addCluster(
@@ -84,12 +91,27 @@ describe("ibu-gitops status", () => {
       ),
     );
     await addCluster(name("e"), labels); // no report yet
+    // f: finalized on the seed's version: the only one done.
+    await addCluster(name("f"), labels, ibu("Idle", idle), "rhcos_4.18.1");
     await api.create("/apis/ran.openshift.io/v1alpha1/namespaces/default/clustergroupupgrades", {
       apiVersion: "ran.openshift.io/v1alpha1",
       kind: "ClusterGroupUpgrade",
       metadata: { name: run, labels: { "ibu-gitops.dev/group": `${run}-canary` } },
-      spec: { clusters: [name("c"), name("d")], remediationStrategy: { maxConcurrency: 2 } },
+      spec: {
+        clusters: [name("c"), name("d"), name("f")],
+        remediationStrategy: { maxConcurrency: 2 },
+      },
     });
+    // TALM's batches, as it writes them into the CGU's status.
+    await api.mergePatch(
+      `/apis/ran.openshift.io/v1alpha1/namespaces/default/clustergroupupgrades/${run}/status`,
+      {
+        status: {
+          remediationPlan: [[name("c"), name("d")], [name("f")]],
+          status: { currentBatch: 1 },
+        },
+      },
+    );
     const args = {
       kubeconfig: hub.info.kubeconfig,
       output: "json",
@@ -102,42 +124,73 @@ describe("ibu-gitops status", () => {
       summary: {
         total: number;
         reported: number;
+        done: number;
+        attention: { clusters: string[] };
         byStageState: Record<string, Record<string, number>>;
-        byGroup: Record<string, { total: number; byState: Record<string, number> }>;
+        byGroup: Record<
+          string,
+          {
+            total: number;
+            done: number;
+            byState: Record<string, number>;
+            batches: Record<string, { total: number; done: number; failed: number }>;
+          }
+        >;
         failed: { clusters: string[] };
         autoRolledBack: { clusters: string[] };
       };
     };
-    expect(summary.total).toBe(5);
-    expect(summary.reported).toBe(4);
+    expect(summary.total).toBe(6);
+    expect(summary.reported).toBe(5);
+    expect(summary.done).toBe(1);
     expect(summary.byStageState).toEqual({
-      Idle: { Idle: 1 },
+      Idle: { Idle: 2 },
       Prep: { Completed: 1 },
       Upgrade: { InProgress: 1, Failed: 1 },
       Unknown: { NoReport: 1 },
     });
     expect(summary.byGroup[`${run}-canary`]).toMatchObject({
-      total: 2,
-      byState: { InProgress: 1, Failed: 1 },
+      total: 3,
+      done: 1,
+      byState: { InProgress: 1, Failed: 1, Idle: 1 },
+      batches: { "1": { total: 2, done: 0, failed: 1 }, "2": { total: 1, done: 1, failed: 0 } },
     });
+    expect(summary.attention.clusters).toEqual([name("c"), name("d")]);
     expect(summary.failed.clusters).toEqual([name("d")]);
     expect(summary.autoRolledBack.clusters).toEqual([name("d")]);
 
     let text = "";
     await runStatus({ ...args, output: "table" }, s => (text += s), true);
-    expect(text).toMatch(/^5 clusters, 4 reporting, 0 with auto-import disabled\n/);
+    expect(text).toMatch(
+      /^6 clusters, 5 reporting, 1 done \(on the target version, finalized\), 0 with auto-import disabled\n/,
+    );
     // columns: the states present (IDLE INPROGRESS COMPLETED FAILED NOREPORT), then TOTAL
     expect(text).toMatch(/\nUpgrade +0 +1 +0 +1 +0 +2\n/);
-    expect(text).toContain(`${run}-canary  2 `);
-    expect(text).toContain(`[${"x".repeat(15)}${".".repeat(15)}] 0/2 done, 1 failed`);
-    expect(text).toContain(
-      `Failed (1):\n  ${name("d")}  Upgrade Failed: Rollback due to restore failure: ?[31mred?[0m`,
+    // the group, its versions (now → target) and a bar per group and per batch
+    expect(text).toMatch(
+      new RegExp(
+        `\\n${run}-canary +3 +Idle 1, Upgrade 2 +4\\.18\\.1, unknown ×2 → 4\\.18\\.1 ×3 +\\[`,
+      ),
     );
-    // c has been in progress since 10:00 without news: stuck after 30 minutes.
-    expect(text).toContain(`Stuck (1):\n  ${name("c")}  Upgrade InProgress: In progress`);
+    const bar = (d: number, f: number): string =>
+      `[${"#".repeat(d)}${"x".repeat(f)}${".".repeat(30 - d - f)}]`;
+    expect(text).toContain(`${bar(10, 10)} 1/3 done, 1 failed`);
+    expect(text).toMatch(new RegExp(`\\n +1 \\(current\\) +2 +\\${bar(0, 15)} 0/2 done, 1 failed`));
+    expect(text).toMatch(new RegExp(`\\n +2 +1 +\\${bar(30, 0)} 1/1 done, 0 failed`));
+    // the clusters that need attention, by name, with why, and no control characters
+    expect(text).toContain("Needs attention (2):");
+    expect(text).toMatch(new RegExp(`\\n  ${name("c")} +Upgrade InProgress +stuck +In progress`));
+    expect(text).toMatch(
+      new RegExp(
+        `\\n  ${name("d")} +Upgrade Failed +failed, rolled back automatically +Rollback due to restore failure: \\?\\[31mred\\?\\[0m`,
+      ),
+    );
     expect(text).not.toContain("\u001b");
-    await expect(runStatus({ ...args, output: "yaml" }, () => undefined)).rejects.toThrow(
-      /--output must be table or json/,
+    let yaml = "";
+    await runStatus({ ...args, output: "yaml" }, s => (yaml += s), false);
+    expect(yaml).toMatch(/^summary:\n  total: 6\n/);
+    await expect(runStatus({ ...args, output: "xml" }, () => undefined)).rejects.toThrow(
+      /--output must be table, json, yaml/,
     );
   });
 });

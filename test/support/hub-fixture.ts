@@ -66,6 +66,8 @@ export class Spoke {
   history: StageHistory[] = [];
   stage: Stage = "Idle";
   afterPivot = false;
+  /** The stateroot the node runs: the new one from the pivot on, until a rollback. */
+  booted = "rhcos_4.17.0";
   sequence = 0;
   /** Fields that replace what the stage machine gives (a message, a state, node facts). */
   override: Partial<Report> = {};
@@ -90,16 +92,20 @@ export class Spoke {
   complete(stage: "Prep" | "Upgrade" | "Rollback"): this {
     this.conditions = completeStage(this.conditions, stage, nowTimestamp());
     this.history = stopStage(this.history, stage, nowTimestamp());
-    if (stage === "Rollback") this.afterPivot = false; // back on the old stateroot
+    if (stage === "Rollback") {
+      this.afterPivot = false; // back on the old stateroot
+      this.booted = "rhcos_4.17.0";
+    }
     return this;
   }
 
   pivot(): this {
     this.afterPivot = true;
+    this.booted = "rhcos_4.18.1";
     return this;
   }
 
-  /** An abort or finalize finished: Idle=True, history cleared. */
+  /** An abort or finalize finished: Idle=True, history cleared; the node keeps its stateroot. */
   idle(): this {
     this.conditions = idleConditions(nowTimestamp());
     this.history = [];
@@ -152,8 +158,8 @@ export class Spoke {
       autoRolledBack: autoRolledBack(ibu),
       ibu,
       node: {
-        bootedStateroot: this.afterPivot ? "rhcos_4.18.1" : "rhcos_4.17.0",
-        stateroots: this.stage === "Idle" ? ["rhcos_4.17.0"] : ["rhcos_4.17.0", "rhcos_4.18.1"],
+        bootedStateroot: this.booted,
+        stateroots: this.stage === "Idle" ? [this.booted] : ["rhcos_4.17.0", "rhcos_4.18.1"],
       },
       ...this.override,
     };

@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { parse } from "yaml";
-import { main } from "../../src/cli/program.js";
+import { main, program } from "../../src/cli/program.js";
+import { readFileSync } from "node:fs";
 
 /** Runs the CLI in-process; stdout and stderr as written. */
 async function run(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
@@ -133,6 +134,28 @@ describe("ibu-gitops command line", () => {
     expect(fleet!.windowMinutes).toBeGreaterThan(0);
   });
 
+  it("has every command and flag of --help in the README's command table", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const p = program({ code: 0 });
+    const commands = [...p.commands, ...p.commands.flatMap(c => c.commands)].filter(
+      c => c.options.length,
+    );
+    expect(commands.length).toBe(9);
+    for (const c of commands) {
+      const path = c.parent === p ? c.name() : `${c.parent!.name()} ${c.name()}`;
+      const row = readme.split("\n").find(l => l.startsWith(`| \`npx ibu-gitops ${path} `));
+      expect(row, `README row for ${path}`).toBeDefined();
+      for (const o of c.options) {
+        if (o.long === "--help") continue;
+        // A flag is in the row by its long or, where it has one, its short name.
+        const named = [o.long!, ...(o.short ? [o.short] : [])].some(f =>
+          new RegExp(`${f}(?![\\w-])`).test(row!),
+        );
+        expect(named, `${path} ${o.flags}`).toBe(true);
+      }
+    }
+  });
+
   it("gives a shell the same exit codes from the entry point", () => {
     const cli = (...args: string[]): number | null =>
       spawnSync(process.execPath, ["--import", "tsx", "src/cli/main.ts", ...args], {
@@ -141,5 +164,5 @@ describe("ibu-gitops command line", () => {
     expect(cli("--version")).toBe(0);
     expect(cli("status", "--spokes", "2")).toBe(2);
     expect(cli("validate", "-f", "no/such.yaml")).toBe(1);
-  });
+  }, 60_000);
 });

@@ -28,6 +28,11 @@ const STATE_LABEL = {
   Blocked: "⊘ Blocked",
   NoReport: "? No report",
 };
+/** Going back to Idle, in words: LCA's finalize, or its abort (a cancel). */
+const OPERATION_LABEL = {
+  finalize: { InProgress: "▶ Finalizing", Failed: "✖ Finalize failed" },
+  cancel: { InProgress: "▶ Cancelling", Failed: "✖ Cancel failed" },
+};
 const NO_GROUP = "\u0000none";
 const OVERSCAN = 12;
 /** Without a byte (data or heartbeat, every 15 s) for this long, the stream is taken as dead. */
@@ -135,6 +140,18 @@ function isStuck(c, now) {
   if (c.state !== "InProgress" && c.state !== "Pending") return false;
   const p = Date.parse(c.progressTime ?? "");
   return p > 0 ? now - p > app.stuckAfterMs : false;
+}
+
+/** The state in words; going back to Idle says whether it finalizes or cancels. */
+function stateLabel(c) {
+  return OPERATION_LABEL[c.operation]?.[c.state] ?? STATE_LABEL[c.state] ?? c.state;
+}
+
+/** `4.17.0 → 4.18.1`, or one version once the cluster runs its target. */
+function versionText(c) {
+  const now = c.currentVersion ?? "?";
+  if (!c.targetVersion) return c.currentVersion ?? "";
+  return now === c.targetVersion ? now : `${now} → ${c.targetVersion}`;
 }
 
 function flagsOf(c, now) {
@@ -434,11 +451,23 @@ function countFleet(now) {
   const bump = (m, k) => (m[k] = (m[k] ?? 0) + 1);
   const newCounts = () => ({
     total: 0,
+    done: 0,
     byStage: {},
     byState: {},
+    current: {},
+    target: {},
     batches: new Map(),
     currentBatch: undefined,
   });
+  /** The hub's rule of progress: `done` comes with each cluster from the API (isDone). */
+  const add = (g, c) => {
+    g.total++;
+    if (c.done) g.done++;
+    bump(g.byStage, c.stage);
+    bump(g.byState, c.state);
+    bump(g.current, c.currentVersion ?? "?");
+    bump(g.target, c.targetVersion ?? "?");
+  };
   for (const c of app.clusters.values()) {
     s.total++;
     if (c.state !== "NoReport") s.reported++;
@@ -452,16 +481,12 @@ function countFleet(now) {
     let g;
     if (c.group === undefined) g = s.ungrouped ??= newCounts();
     else if (!(g = s.groups.get(c.group))) s.groups.set(c.group, (g = newCounts()));
-    g.total++;
-    bump(g.byStage, c.stage);
-    bump(g.byState, c.state);
+    add(g, c);
     if (c.currentBatch !== undefined) g.currentBatch = c.currentBatch;
     if (c.batch !== undefined) {
       let b = g.batches.get(c.batch);
-      if (!b) g.batches.set(c.batch, (b = { total: 0, byStage: {}, byState: {} }));
-      b.total++;
-      bump(b.byStage, c.stage);
-      bump(b.byState, c.state);
+      if (!b) g.batches.set(c.batch, (b = newCounts()));
+      add(b, c);
     }
   }
   return s;
@@ -556,8 +581,15 @@ function progressCell(done, total, label) {
   );
 }
 
+/** `4.17.0 ×2, 4.18.1`: most common first. */
+function versionsText(m) {
+  return Object.entries(m)
+    .sort(([a, x], [b, y]) => y - x || a.localeCompare(b))
+    .map(([v, n]) => (n > 1 ? `${v} ×${n}` : v))
+    .join(", ");
+}
+
 function groupRow(name, g, batch, isCurrent) {
-  const completed = g.byState.Completed ?? 0;
   const failedN = (g.byState.Failed ?? 0) + (g.byState.Blocked ?? 0);
   const running = (g.byState.InProgress ?? 0) + (g.byState.Pending ?? 0);
   const batchText =
@@ -566,7 +598,7 @@ function groupRow(name, g, batch, isCurrent) {
         ? `all (current: ${g.currentBatch})`
         : "all"
       : `${batch}${isCurrent ? " (current)" : ""}`;
-  const label = `${name}${batch === undefined ? "" : ` batch ${batch}`}: ${completed} of ${g.total} completed`;
+  const label = `${name}${batch === undefined ? "" : ` batch ${batch}`}: ${g.done} of ${g.total} done`;
   return h(
     "tr",
     { class: batch === undefined ? "group" : "batch", "data-group": name, "data-batch": batch },
@@ -574,10 +606,11 @@ function groupRow(name, g, batch, isCurrent) {
     h("td", {}, batchText),
     h("td", { class: "num", "data-count": "total" }, String(g.total)),
     h("td", {}, stagesText(g.byStage)),
-    h("td", { class: "num" }, String(completed)),
+    h("td", {}, `${versionsText(g.current)} → ${versionsText(g.target)}`),
+    h("td", { class: "num", "data-count": "done" }, String(g.done)),
     h("td", { class: "num" }, String(running)),
     h("td", { class: "num" }, String(failedN)),
-    progressCell(completed, g.total, label),
+    progressCell(g.done, g.total, label),
   );
 }
 
@@ -596,7 +629,7 @@ function renderGroups(s) {
     body.append(row);
   }
   if (!body.childNodes.length)
-    body.append(h("tr", {}, h("td", { colspan: 8, class: "empty" }, "No clusters yet.")));
+    body.append(h("tr", {}, h("td", { colspan: 9, class: "empty" }, "No clusters yet.")));
   $("groups-body").replaceChildren(body);
 }
 
@@ -650,7 +683,7 @@ function computeView(now) {
 }
 
 // The table body: [top spacer, ...pooled rows, bottom spacer].
-const COLS = 8;
+const COLS = 9;
 let spacerTop;
 let spacerBottom;
 
@@ -671,6 +704,7 @@ function renderRows(now) {
   const first = Math.max(0, Math.floor(top / app.rowHeight) - OVERSCAN);
   const last = Math.min(total, Math.ceil((top + scroller.clientHeight) / app.rowHeight) + OVERSCAN);
   const n = Math.max(0, last - first);
+  const heightBefore = scroller.clientHeight;
   const hadFocus = rows.contains(document.activeElement);
   if (app.pool.length < n) {
     const frag = document.createDocumentFragment();
@@ -705,6 +739,8 @@ function renderRows(now) {
   }
   if (hadFocus && tabbable && document.activeElement !== tabbable)
     tabbable.focus({ preventScroll: true });
+  // The list grows with its rows (up to its max-height): fill the room it now has.
+  if (scroller.clientHeight !== heightBefore) schedule();
   if (n) {
     const measured = app.pool[0].getBoundingClientRect().height;
     if (measured > 0 && Math.abs(measured - app.rowHeight) > 0.5) {
@@ -728,22 +764,25 @@ function fillRow(tr, c, index, now) {
           : "";
   if (tr.className !== cls) tr.className = cls;
   const cells = tr.cells;
-  setText(cells[0], c.name);
-  setText(cells[1], c.stage);
-  setText(cells[2], STATE_LABEL[c.state] ?? c.state);
+  const texts = [
+    c.name,
+    c.stage,
+    stateLabel(c),
+    c.group ?? "—",
+    c.batch === undefined ? "" : `${c.batch}${c.batch === c.currentBatch ? " (current)" : ""}`,
+    versionText(c),
+    flagsOf(c, now).join(" · "),
+    age(c.reportTime, now),
+    c.message ?? "",
+  ];
+  for (let i = 0; i < COLS; i++) {
+    setText(cells[i], texts[i]);
+    // Narrow columns cut text with an ellipsis: the whole of it is the cell's title.
+    const title = i === 7 ? (c.reportTime ? when(c.reportTime) : "") : texts[i];
+    if (cells[i].title !== title) cells[i].title = title;
+  }
   const stateCls = `state-${c.state}`;
   if (cells[2].className !== stateCls) cells[2].className = stateCls;
-  setText(cells[3], c.group ?? "—");
-  setText(
-    cells[4],
-    c.batch === undefined ? "" : `${c.batch}${c.batch === c.currentBatch ? " (current)" : ""}`,
-  );
-  setText(cells[5], flagsOf(c, now).join(" · "));
-  setText(cells[6], age(c.reportTime, now));
-  const title = c.reportTime ? when(c.reportTime) : "";
-  if (cells[6].title !== title) cells[6].title = title;
-  setText(cells[7], c.message ?? "");
-  if (cells[7].title !== (c.message ?? "")) cells[7].title = c.message ?? "";
 }
 
 function rowOf(name) {
@@ -813,7 +852,7 @@ function detailView(d, now) {
   frag.append(
     facts([
       ["Stage", d.stage],
-      ["State", h("span", { class: `state-${d.state}` }, STATE_LABEL[d.state] ?? d.state)],
+      ["State", h("span", { class: `state-${d.state}` }, stateLabel(d))],
       ["Flags", flags.length ? flags.join(" · ") : "none"],
       ["Message", d.message || "—"],
       ["Group", d.group ?? "none"],
@@ -822,7 +861,9 @@ function detailView(d, now) {
         d.batch === undefined ? undefined : `${d.batch} (current batch: ${d.currentBatch ?? "—"})`,
       ],
       ["Upgrade object", d.upgrade],
+      ["Version", d.currentVersion ?? "unknown (the booted stateroot names none)"],
       ["Target version", d.targetVersion],
+      ["Done", d.done ? "yes: on the target version, finalized" : "no"],
       ["Agent version", d.agentVersion],
       ["Last report", d.reportTime ? `${when(d.reportTime)} (${age(d.reportTime, now)})` : "never"],
       [
@@ -883,8 +924,14 @@ function detailView(d, now) {
         )
       : h("p", {}, "No precache progress reported."),
   );
-  frag.append(h("h3", {}, "Timeline"));
-  frag.append(timeline(d.history ?? [], now));
+  if (d.history?.length || !d.lastHistory?.length) {
+    frag.append(h("h3", {}, "Timeline"));
+    frag.append(timeline(d.history ?? [], now));
+  } else {
+    // LCA clears the history when the IBU goes back to Idle; the hub kept the last one.
+    frag.append(h("h3", {}, "Timeline (before the IBU went back to Idle)"));
+    frag.append(timeline(d.lastHistory, now));
+  }
   frag.append(h("h3", {}, "Conditions"));
   frag.append(conditionsTable(d.conditions ?? []));
   return frag;
@@ -899,7 +946,8 @@ function span(start, end, now) {
 }
 
 function timeline(history, now) {
-  if (!history.length) return h("p", {}, "No stage history (the IBU is idle or was finalized).");
+  if (!history.length)
+    return h("p", {}, "No stage history: the IBU has not left Idle since the hub started.");
   const ol = h("ol", { class: "timeline", "aria-label": "Stages and phases" });
   for (const st of history) {
     const li = h(
