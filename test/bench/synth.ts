@@ -100,7 +100,14 @@ try {
         );
         const viaTsx = timed(
           process.execPath,
-          [join(REPO, "bin", "ibu-gitops.js"), "synth", "-f", file, "--output-dir", join(dir, "out2")],
+          [
+            join(REPO, "bin", "ibu-gitops.js"),
+            "synth",
+            "-f",
+            file,
+            "--output-dir",
+            join(dir, "out2"),
+          ],
           dir,
         );
         const pgDir = join(dir, "pg");
