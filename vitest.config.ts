@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Three projects: fast unit tests, integration tests that share one real control plane
+// Three projects, each building the compiled CLI first when its sources changed (tests start
+// bin/ibu-gitops.js, which runs dist/): fast unit tests, integration tests that share one real control plane
 // (started once by test/support/global-setup.ts), and e2e. Integration timeouts are generous because a
 // cold first run may build kube-apiserver and etcd from the Go module proxy.
 export default defineConfig({
@@ -11,13 +12,14 @@ export default defineConfig({
         test: {
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
+          globalSetup: ["./test/support/build-setup.ts"],
         },
       },
       {
         test: {
           name: "integration",
           include: ["test/integration/**/*.test.ts"],
-          globalSetup: ["./test/support/global-setup.ts"],
+          globalSetup: ["./test/support/build-setup.ts", "./test/support/global-setup.ts"],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },
@@ -27,6 +29,7 @@ export default defineConfig({
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],
+          globalSetup: ["./test/support/build-setup.ts"],
           testTimeout: 600_000,
         },
       },
