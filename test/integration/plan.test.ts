@@ -113,7 +113,7 @@ spec:
         apiVersion: "ran.openshift.io/v1alpha1",
         kind: "ClusterGroupUpgrade",
         metadata: { name, namespace: "default" },
-        spec: { clusters: names.slice(0, 4) },
+        spec: { clusters: names.slice(0, 4), remediationStrategy: { maxConcurrency: 2 } },
       });
       expect(res.status, statusMessage(res)).toBe(201);
       await admin.mergePatch(`${cguPath}/${name}/status`, { status });
@@ -152,7 +152,7 @@ spec:
     );
     expect(text).toContain("✔ complete (hub) ibu-wave-prep-4-18-1");
     expect(text).toMatch(
-      /▶ running \(hub\) ibu-wave-upgrade-4-18-1 .* timeout 30 min \(bounds the whole CGU\)/,
+      /▶ running \(hub\) ibu-wave-upgrade-4-18-1 .* timeout 30 min \(bounds\s+the whole CGU\)/,
     );
     expect(text).toContain("2 batches for 4 clusters, ≤2 per batch, now batch 2 (hub)");
     for (const line of text.split("\n")) expect(line.length).toBeLessThanOrEqual(100);

@@ -169,7 +169,7 @@ describe("ibu-gitops status", () => {
     // the group, its versions (now → target) and a bar per group and per batch
     expect(text).toMatch(
       new RegExp(
-        `\\n${run}-canary +3 +Idle 1, Upgrade 2 +4\\.18\\.1, unknown ×2 → 4\\.18\\.1 ×3 +\\[`,
+        `\\n${run}-canary +3 +Idle 1, Upgrade 2 +unknown ×2, 4\\.18\\.1 → 4\\.18\\.1 ×3 +\\[`,
       ),
     );
     const bar = (d: number, f: number): string =>
