@@ -188,7 +188,7 @@ describe("ibu-gitops status", () => {
     expect(text).not.toContain("\u001b");
     let yaml = "";
     await runStatus({ ...args, output: "yaml" }, s => (yaml += s), false);
-    expect(yaml).toMatch(/^summary:\n  total: 6\n/);
+    expect(yaml).toMatch(/^summary:\n {2}total: 6\n/);
     await expect(runStatus({ ...args, output: "xml" }, () => undefined)).rejects.toThrow(
       /--output must be table, json, yaml/,
     );

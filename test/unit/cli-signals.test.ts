@@ -64,8 +64,8 @@ async function startHub(argv: string[]): Promise<{ child: ChildProcess; log: () 
     },
   );
   let log = "";
-  child.stdout!.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (log += d.toString()));
+  child.stdout.on("data", (d: Buffer) => (log += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
   await until("the hub serving", () => /serving plain HTTP/.test(log), 60_000);
   return { child, log: () => log };
 }
