@@ -32,6 +32,8 @@ export interface PlanStep {
   /** What the timeout bounds, in TALM's terms. */
   readonly timeoutBounds: string;
   readonly autoImport: string;
+  /** CGUs this one waits for (`spec.blockingCRs`, `<namespace>/<name>`). */
+  readonly after?: string[];
   /** Batches when the clusters are known: the hub's remediationPlan, else TALM's rule. */
   readonly batches?: string[][];
   readonly batchesFrom?: "hub CGU status" | "TALM's rule";
@@ -98,6 +100,7 @@ interface Obj {
   metadata: { name: string; namespace: string; labels?: Record<string, string> };
   spec: {
     managedPolicies?: string[];
+    blockingCRs?: Array<{ name: string; namespace: string }>;
     remediationStrategy?: { maxConcurrency: number; timeout: number; canaries?: string[] };
     actions?: {
       beforeEnable?: {
@@ -215,6 +218,9 @@ function cguStep(
     timeoutMinutes: r.timeout,
     timeoutBounds: CGU_TIMEOUT,
     autoImport: autoImportOf(o),
+    ...(o.spec.blockingCRs?.length
+      ? { after: o.spec.blockingCRs.map(b => `${b.namespace}/${b.name}`) }
+      : {}),
     ...hubBatches(cgu, clusters, canaries, r.maxConcurrency),
     state,
     windowMinutes: isFinished(state) ? 0 : r.timeout,
@@ -422,6 +428,7 @@ function stepLines(s: PlanStep): string[] {
   const what = s.kind === "ClusterGroupUpgrade" ? "bounds the whole CGU" : "bounds this plan item";
   return [
     ...wrap(`${head} · timeout ${minutesText(s.timeoutMinutes)} (${what})`, "  ", "      "),
+    ...(s.after ? wrap(`after: ${s.after.join(", ")} (blockingCRs)`, "      ", "        ") : []),
     ...wrap(batchLine(s), "      ", "        "),
     ...wrap(`auto-import annotation: ${s.autoImport}`, "      ", "        "),
   ];
