@@ -156,7 +156,7 @@ spec:
     expect(text).toContain(`✔ complete (hub) ${prepName}`);
     expect(text).toMatch(
       new RegExp(
-        `▶ running \\(hub\\) ${upgradeName} .* timeout 30 min \\(bounds\\s+the whole CGU\\)`,
+        `▶ running \\(hub\\) ${upgradeName} .* timeout 30 min \\(bounds\\s+the\\s+whole\\s+CGU\\)`,
       ),
     );
     expect(text).toContain("2 batches for 4 clusters, ≤2 per batch, now batch 2 (hub)");
