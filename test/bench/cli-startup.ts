@@ -3,12 +3,14 @@
 // only its own modules) against the same CLI through tsx (what bin/ ran before), and bare
 // `--version`; the real PolicyGenerator on ZTP's recipe for the same fleet when it is built
 // (test/bench/synth.ts builds it). Median wall time and peak RSS of 5 runs each, same run.
+// The stale-source check a checkout does is off, as in an installed package (no src/ there).
 // Run: npx tsx test/bench/cli-startup.ts
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
+import { timed, type Timing } from "../support/timed.js";
 import { loadFleet } from "../../src/fleet/load.js";
 import { cacheRoot } from "../support/controlplane-build.js";
 import { writeZtpPolicyGenerator } from "../support/ztp-policygenerator.js";
@@ -39,21 +41,8 @@ function fleetYaml(): string {
   });
 }
 
-function timed(cmd: string, args: string[], cwd: string): { wall: number; rssMiB: number } {
-  const samples = Array.from({ length: RUNS }, () => {
-    const r = spawnSync("/usr/bin/time", ["-f", "%e %M", cmd, ...args], {
-      cwd,
-      encoding: "utf8",
-      maxBuffer: 256 << 20,
-      env: { ...process.env, IBU_GITOPS_NO_STALE_CHECK: "" },
-    });
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed:\n${r.stderr}`);
-    const [wall, kb] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
-    return { wall: wall!, rssMiB: kb! / 1024 };
-  });
-  samples.sort((a, b) => a.wall - b.wall);
-  return samples[Math.floor(RUNS / 2)]!;
-}
+const timedRun = (cmd: string, args: string[], cwd: string): Timing =>
+  timed(cmd, args, cwd, RUNS, { ...process.env, IBU_GITOPS_NO_STALE_CHECK: "1" });
 
 const built = spawnSync(
   process.execPath,
@@ -79,8 +68,8 @@ try {
   console.log("command     | bin/ (compiled)     | via tsx (before)    | tsx / bin");
   const ours: Record<string, number> = {};
   for (const [name, args] of cases) {
-    const a = timed(process.execPath, [...bin, ...args], work);
-    const b = timed(process.execPath, [...tsx, ...args], work);
+    const a = timedRun(process.execPath, [...bin, ...args], work);
+    const b = timedRun(process.execPath, [...tsx, ...args], work);
     ours[name] = a.wall;
     console.log(
       `${name.padEnd(11)} | ${fmt(a).padEnd(19)} | ${fmt(b).padEnd(19)} | ${(b.wall / a.wall).toFixed(2)}`,
@@ -96,7 +85,7 @@ try {
   if (pgDir) {
     const dir = join(work, "pg");
     mkdirSync(dir);
-    const pg = timed(pgDir, [writeZtpPolicyGenerator(loadFleet(file), dir)], dir);
+    const pg = timedRun(pgDir, [writeZtpPolicyGenerator(loadFleet(file), dir)], dir);
     console.log(
       `PolicyGenerator (ZTP's recipe, same fleet): ${fmt(pg)}; PolicyGenerator / validate ${(pg.wall / ours.validate!).toFixed(2)}, / synth ${(pg.wall / ours.synth!).toFixed(2)}`,
     );

@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { stringify } from "yaml";
+import { timed, type Timing } from "../support/timed.js";
 import { loadFleet } from "../../src/fleet/load.js";
 import { synthFleet } from "../../src/synth.js";
 import { ensurePolicyGenerator } from "../support/peers.js";
@@ -51,20 +52,7 @@ function fleetYaml(c: Case): string {
   });
 }
 
-function timed(cmd: string, args: string[], cwd: string): { wall: number; rssMiB: number } {
-  const samples = Array.from({ length: RUNS }, () => {
-    const r = spawnSync("/usr/bin/time", ["-f", "%e %M", cmd, ...args], {
-      cwd,
-      encoding: "utf8",
-      maxBuffer: 256 << 20,
-    });
-    if (r.status !== 0) throw new Error(`${cmd} failed:\n${r.stderr}`);
-    const [wall, kb] = r.stderr.trim().split("\n").pop()!.split(" ").map(Number);
-    return { wall: wall!, rssMiB: kb! / 1024 };
-  });
-  samples.sort((a, b) => a.wall - b.wall);
-  return samples[Math.floor(RUNS / 2)]!;
-}
+const timedRun = (cmd: string, args: string[], cwd: string): Timing => timed(cmd, args, cwd, RUNS);
 
 const pg = await ensurePolicyGenerator();
 // The compiled CLI is what a container image runs; the tsx one is what a checkout runs.
@@ -93,12 +81,12 @@ try {
         const t0 = performance.now();
         synthFleet(fleet);
         const inProcess = performance.now() - t0;
-        const compiled = timed(
+        const compiled = timedRun(
           process.execPath,
           [compiledCli, "synth", "-f", file, "--output-dir", join(dir, "out1")],
           dir,
         );
-        const viaTsx = timed(
+        const viaTsx = timedRun(
           process.execPath,
           [
             join(REPO, "bin", "ibu-gitops.js"),
@@ -111,7 +99,7 @@ try {
           dir,
         );
         const pgDir = join(dir, "pg");
-        const peer = timed(pg, [writeZtpPolicyGenerator(fleet, pgDir)], pgDir);
+        const peer = timedRun(pg, [writeZtpPolicyGenerator(fleet, pgDir)], pgDir);
         const row = [
           `${String(clusters).padStart(8)} ${String(groups).padStart(6)} ${mode.padEnd(9)}`,
           `${inProcess.toFixed(0).padStart(13)} ms`,
