@@ -5,12 +5,13 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { packageRoot } from "../package-root.js";
 import { runGo } from "./go.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-const WRAPPERS = join(HERE, "go");
+// From the package root, so the compiled CLI in dist/ finds the wrappers too (they are not compiled).
+const WRAPPERS = join(packageRoot(), "src", "sandbox", "go");
 export const BINARY_NAMES = [
   "kube-apiserver",
   "etcd",

@@ -13,14 +13,15 @@ import {
 } from "node:fs";
 import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename, join } from "node:path";
+import { packageRoot } from "../package-root.js";
 import { TinyCa } from "./certs.js";
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from "./controlplane-build.js";
 import { ManagedProcess, freePort, sleep } from "./process.js";
 import { TestCluster, type ClusterInfo, writeKubeconfig } from "./cluster.js";
 
-const HERE = dirname(fileURLToPath(import.meta.url));
+// reaper.sh is not compiled: from the package root, so dist/ finds it too.
+const HERE = join(packageRoot(), "src", "sandbox");
 const START_TIMEOUT_MS = Number(process.env.IBU_GITOPS_CONTROLPLANE_START_TIMEOUT_MS ?? 60_000);
 const PORT_ATTEMPTS = 5;
 

@@ -2,12 +2,13 @@
 // modules, pinned by version and checksum and fetched through the Go module proxy; the
 // project's own CRDs come from addon/crds/. Nothing upstream is copied into this repository.
 import { readdirSync, readFileSync } from "node:fs";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { parseAllDocuments } from "yaml";
+import { packageRoot } from "../package-root.js";
 import { downloadModules } from "./go.js";
 
-const REPO = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
+// From the package root, so the compiled CLI in dist/ finds addon/crds/ too.
+const REPO = packageRoot();
 
 /** Where a CRD is installed: on the hub, on spokes, or on both. */
 export type CrdSet = "hub" | "spoke";
