@@ -189,6 +189,21 @@ describe("ibu-gitops status", () => {
     let yaml = "";
     await runStatus({ ...args, output: "yaml" }, s => (yaml += s), false);
     expect(yaml).toMatch(/^summary:\n {2}total: 6\n/);
+    // --watch: reads again every --interval, prints a state once, stops with the signal.
+    const stop = new AbortController();
+    const shown: string[] = [];
+    const watched = await runStatus(
+      // The table has no ages in it: unchanged between reads, so printed once.
+      { ...args, output: "table", watch: true, interval: "50ms", signal: stop.signal },
+      s => {
+        shown.push(s);
+        setTimeout(() => stop.abort(), 300); // several reads of an unchanged fleet first
+      },
+      false,
+    );
+    expect(watched).toBe(0);
+    expect(shown).toHaveLength(1);
+    expect(shown[0]).toMatch(/^6 clusters, 5 reporting, 1 done/);
     await expect(runStatus({ ...args, output: "xml" }, () => undefined)).rejects.toThrow(
       /--output must be table, json, yaml/,
     );
