@@ -129,7 +129,7 @@ describe("ibu-gitops command line", () => {
     const canary = fleet!.groups.find(g => g.group === "canary")!;
     // The committed output's CGUs, in order: the kept prep CGU, then the upgrade one.
     const committed = readFileSync("policies/du-sno/upgrades/canary.yaml", "utf8");
-    const names = [...committed.matchAll(/^  name: (\S+)$/gm)].map(m => m[1]);
+    const names = [...committed.matchAll(/^ {2}name: (\S+)$/gm)].map(m => m[1]);
     expect(canary.steps.map(s => [s.object, s.state])).toEqual([
       [names[0], "earlier commit"],
       [names[1], "pending"],
