@@ -6,6 +6,8 @@ import { renderStatus } from "./status.js";
 
 export interface DemoArgs {
   readonly spokes: string;
+  /** "stage" (`ibu-gitops stage` runs, the default) or "gitops" (commits through the hub stack). */
+  readonly driver: "gitops" | "stage";
   readonly exitWhenDone: boolean;
   readonly listen?: string;
   /** Write the end state (spokes, the hub's counts, PIDs and folders) as JSON here. */
@@ -18,6 +20,7 @@ export async function runDemo(a: DemoArgs, write: (s: string) => void): Promise<
   const say = (line: string): void => write(`${line}\n`);
   const demo = new Demo({
     spokes,
+    driver: a.driver,
     say,
     ...(a.verbose ? { log: (l: string) => write(`  · ${l}\n`) } : {}),
     ...(a.listen ? { listen: a.listen } : {}),

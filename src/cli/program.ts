@@ -61,6 +61,7 @@ interface StatusOpts {
 }
 interface DemoOpts {
   spokes: string;
+  driver: "gitops" | "stage";
   exitWhenDone?: true;
   listen?: string;
   resultFile?: string;
@@ -326,9 +327,17 @@ export function program(exit: { code: number }): Command {
 
   p.command("demo")
     .description(
-      "the whole system on this machine: hub and spokes (real apiservers), a seed registry, agents, the hub controller and dashboard; Ctrl-C stops everything",
+      "the whole system on this machine: hub and spokes (real apiservers), a seed registry, agents, the hub controller and dashboard (with --driver gitops: the real hub stack, the fleet rolled out as commits); Ctrl-C stops everything",
     )
     .option("--spokes <n>", "number of spokes", "2")
+    .addOption(
+      new Option(
+        "--driver <driver>",
+        "stage: `ibu-gitops stage` runs against the spokes; gitops: commits of the fleet file through the real hub stack (TALM, ACM governance, OCM)",
+      )
+        .choices(["gitops", "stage"])
+        .default("stage"),
+    )
     .option("--exit-when-done", "stop everything once the walk is done")
     .option("--listen <host:port>", "the dashboard's address (default 127.0.0.1:0)")
     .option("--result-file <file>", "write the end state as JSON here")
@@ -338,6 +347,7 @@ export function program(exit: { code: number }): Command {
       exit.code = await runDemo(
         {
           spokes: o.spokes,
+          driver: o.driver,
           exitWhenDone: !!o.exitWhenDone,
           listen: o.listen,
           resultFile: o.resultFile,

@@ -1,44 +1,32 @@
-// `ibu-gitops demo`: the whole system on this machine. A hub and N spokes (real kube-apiservers
-// and etcd), a loopback registry holding a seed built on the fly from a seed cluster's
-// sysroot, an ostree sysroot per spoke with its own PKI, one agent per spoke reporting to the
-// hub, and the hub controller with its dashboard. The generated addon and policies of a demo
-// fleet are applied to the hub; then the fleet is walked group by group through
-// Prep → Upgrade → finalize with `ibu-gitops stage` (the documented manual way), showing a
-// cancel and a rollback on one spoke each. Everything it starts is stopped by stop().
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+// `ibu-gitops demo`: the whole system on this machine (a SandboxSite: a hub and N spokes, a
+// registry with a seed built on the fly, an agent per spoke, the hub controller and dashboard).
+// Driver "gitops" runs the real hub stack and rolls the fleet out as users do: each step is an
+// edit of the fleet file, `synth`, and a sync of the output to the hub, where TALM and the
+// governance framework carry it to the spokes. Driver "stage" (the default until the gitops walk
+// has an e2e test of its own) walks the spokes with `ibu-gitops stage`, the documented manual
+// way, without the hub stack. Both show a cancel and a rollback. stop() stops everything.
 import { join } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
-import { HubController } from "../../addon/hub/controller.js";
-import { Authorizer } from "../../addon/hub/auth.js";
-import { HubServer } from "../../addon/hub/server.js";
-import { mountDashboard } from "../../addon/hub/dashboard/assets.js";
 import type { ClusterSummary, FleetSummary } from "../../addon/hub/fleet.js";
-import { KubeApi, type KubeObject } from "../../addon/shared/kube.js";
-import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
+import type { KubeObject } from "../../addon/shared/kube.js";
 import { DISABLE_AUTO_IMPORT } from "../../addon/shared/report.js";
 import { IBU_PATH } from "../../addon/agent/controller.js";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
 import { bootedDeployment, SandboxBoot } from "../../addon/agent/drivers/boot.js";
-import { loadFleet } from "../fleet/load.js";
-import { synthFleet } from "../synth.js";
 import { runStage, type StageArgs } from "../cli/stage.js";
 import { progressLine } from "../cli/progress.js";
-import { ensureControlPlaneBinaries } from "./controlplane-build.js";
-import { serviceAccountToken, writeContextsKubeconfig } from "./cluster.js";
-import { ControlPlane } from "./controlplane.js";
-import { loadOwnCrds, loadThirdPartyCrds } from "./crds.js";
-import { TestRegistry } from "./registry.js";
-import { SandboxNode } from "./sandbox-node.js";
-import { publishSeed } from "./seed-fixture.js";
-import { makeSysroot, type TestSysroot } from "./sysroot.js";
+import { FleetCommits, type FleetDocument } from "./fleet-commits.js";
+import { sleep } from "./process.js";
+import { FROM_VERSION, SandboxSite, TO_VERSION } from "./site.js";
 
-export const FROM_VERSION = "4.17.0";
-export const TO_VERSION = "4.18.1";
-const HUB_NAMESPACE = "ibu-gitops";
+export { FROM_VERSION, TO_VERSION };
+
+/** How the demo moves the spokes: through Git-style commits and the hub stack, or directly. */
+export type DemoDriver = "gitops" | "stage";
 
 export interface DemoOptions {
   readonly spokes: number;
+  /** @default "stage" */
+  readonly driver?: DemoDriver;
   /** Lines for the user. */
   readonly say: (line: string) => void;
   /** Agent and controller logs (quiet by default). */
@@ -60,34 +48,37 @@ export interface DemoResult {
   readonly summary: unknown;
   /** HTTP status of the dashboard's page. */
   readonly dashboardPage?: number;
+  /** The commit messages of the rollout (driver "gitops"). */
+  readonly commits?: string[];
   readonly pids: number[];
   readonly dirs: string[];
 }
 
-interface Spoke {
-  readonly name: string;
-  readonly sysroot: TestSysroot;
-  readonly sandbox: SandboxNode;
-  readonly api: KubeApi;
-}
-
 export class Demo {
-  private cp: ControlPlane | undefined;
-  private registry: TestRegistry | undefined;
-  private seedCluster: TestSysroot | undefined;
-  private readonly spokes: Spoke[] = [];
-  private hub: { controller: HubController; server: HubServer; abort: AbortController } | undefined;
-  private hubRun: Promise<void> | undefined;
-  private readonly work = mkdtempSync(join(tmpdir(), "ibu-gitops-demo-"));
-  private stopped = false;
-  seed = "";
-  dashboardUrl = "";
-  token = "";
-  hubApi: KubeApi | undefined;
+  readonly site: SandboxSite;
+  private commits: FleetCommits | undefined;
+  private readonly driver: DemoDriver;
 
   constructor(private readonly opts: DemoOptions) {
     if (!Number.isInteger(opts.spokes) || opts.spokes < 1 || opts.spokes > 20)
       throw new Error(`--spokes must be a whole number from 1 to 20, not ${opts.spokes}`);
+    this.driver = opts.driver ?? "stage";
+    this.site = new SandboxSite({
+      spokes: this.spokeNames,
+      hubStack: this.driver === "gitops",
+      say: opts.say,
+      ...(opts.log ? { log: opts.log } : {}),
+      ...(opts.listen ? { listen: opts.listen } : {}),
+      onBuildStep: (what, done, total, building) =>
+        opts.say(
+          progressLine(
+            done,
+            0,
+            total,
+            building ? `${what}: building ${building} (${done + 1}/${total})` : `${what}: built`,
+          ),
+        ),
+    });
   }
 
   get spokeNames(): string[] {
@@ -95,212 +86,111 @@ export class Demo {
   }
 
   get hubKubeconfig(): string {
-    return this.cp!.cluster("hub").info.kubeconfig;
+    return this.site.hubKubeconfig;
   }
 
-  /** The spokes' kubeconfig: a context per spoke, as `ibu-gitops stage` reads it. */
-  get spokesKubeconfig(): string {
-    return join(this.work, "spokes.kubeconfig");
+  get dashboardUrl(): string {
+    return `${this.site.dashboardBase}#token=${this.site.token}`;
+  }
+
+  get token(): string {
+    return this.site.token;
   }
 
   /** Starts everything; the fleet is at Idle on the old version afterwards. */
   async start(): Promise<void> {
     const { say } = this.opts;
-    const quiet = this.opts.log ?? ((): void => {});
     say(
-      "control-plane binaries: from the cache, or built with Go (about 5 minutes the first time)",
+      this.driver === "gitops"
+        ? "driver: gitops — each step edits the fleet file, runs synth and syncs the output to the hub; TALM and ACM's governance framework move the spokes"
+        : "driver: stage — each step is an `ibu-gitops stage` run against the spokes (no hub stack)",
     );
-    await ensureControlPlaneBinaries({
-      onStep: (done, total, building) =>
-        say(
-          progressLine(
-            done,
-            0,
-            total,
-            building ? `building ${building} (${done + 1}/${total})` : "built",
-          ),
-        ),
-    });
-    say(`starting a hub and ${this.opts.spokes} spoke(s), a registry and a seed cluster`);
-    const clusters = ["hub", ...this.spokeNames];
-    [this.cp, this.registry, this.seedCluster] = await Promise.all([
-      ControlPlane.start({ clusters, log: quiet }),
-      TestRegistry.start(),
-      makeSysroot(TO_VERSION, { hostname: "seed" }),
-    ]);
-    const crds = [...(await loadThirdPartyCrds()), ...loadOwnCrds()];
-    await Promise.all(
-      clusters.map(c => this.cp!.cluster(c).installCrdSet(crds, c === "hub" ? "hub" : "spoke")),
+    say(
+      "binaries: from the cache, or built with Go (control plane about 5 minutes, hub stack about 40, the first time)",
     );
-    say(`building the ${TO_VERSION} seed from the seed cluster's stateroot and pushing it`);
-    ({ seed: this.seed } = await publishSeed(this.registry, this.seedCluster, {
-      version: TO_VERSION,
-      imageNames: ["release", "operator"],
-    }));
-    this.hubApi = new KubeApi(loadKubeconfig(this.hubKubeconfig));
-    await this.applyFleet();
-    await this.startHub();
-    await this.startSpokes();
+    await this.site.start();
+    this.commits = new FleetCommits(this.site.hubApi!, join(this.site.work, "repo"));
+    // With the stage driver nothing runs the CGUs: the first commit has every group at Upgrade
+    // so the hub (and its dashboard) knows the groups from their CGUs, as the old demo did.
+    const first = this.driver === "stage" ? "Upgrade" : "Idle";
+    await this.commit(
+      this.groups(first, first),
+      `the fleet, its policies and the addon; every group ${first}`,
+    );
     say(`dashboard: ${this.dashboardUrl}`);
     say(`status:    npx ibu-gitops status --kubeconfig ${this.hubKubeconfig}`);
   }
 
-  /** The generated GitOps output of a demo fleet, applied to the hub as Argo CD would. */
-  private async applyFleet(): Promise<void> {
+  /** The demo fleet with the canary group and wave-1 at the stages given. */
+  private groups(canary: string, wave1: string): Array<Record<string, unknown>> {
     const names = this.spokeNames;
-    const groups =
-      names.length === 1
-        ? [{ name: "canary", clusters: names, stage: "Upgrade" }]
-        : [
-            { name: "canary", clusters: names.slice(0, 1), stage: "Upgrade" },
-            { name: "wave-1", clusters: names.slice(1), stage: "Upgrade" },
-          ];
-    const fleetFile = join(this.work, "fleet.yaml");
-    writeFileSync(
-      fleetFile,
-      stringify({
-        apiVersion: "ibu-gitops.dev/v1alpha1",
-        kind: "Fleet",
-        metadata: { name: "demo" },
-        spec: {
-          hub: { policyNamespace: "ztp-group", upgradeNamespace: "ztp-upgrades" },
-          flavour: "cgu",
-          policyName: "group-ibu",
-          seedImage: { image: this.seed, version: TO_VERSION },
-          groups,
-          addon: { image: "quay.example.com/ibu-gitops/ibu-gitops:0.1.0" },
-        },
-      }),
-    );
-    const api = this.hubApi!;
-    // The managed clusters first, as ACM has them: namespace, ManagedCluster, addon.
-    for (const name of names) {
-      await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name } });
-      await api.apply({
-        apiVersion: "cluster.open-cluster-management.io/v1",
-        kind: "ManagedCluster",
-        metadata: {
-          name,
-          labels: { name, "cluster.open-cluster-management.io/clusterset": "global" },
-        },
-        spec: { hubAcceptsClient: true },
-      });
-      await api.apply({
-        apiVersion: "addon.open-cluster-management.io/v1alpha1",
-        kind: "ManagedClusterAddOn",
-        metadata: { name: "ibu-gitops", namespace: name },
-        spec: {},
-      });
-    }
-    const objects: KubeObject[] = [];
-    for (const [file, text] of synthFleet(loadFleet(fleetFile))) {
-      if (file.endsWith("kustomization.yaml")) continue;
-      for (const d of parseAllDocuments(text)) {
-        const o = d.toJS() as KubeObject | null;
-        if (o) objects.push(o);
-      }
-    }
-    const wave = (o: KubeObject): number =>
-      Number(
-        (o.metadata?.annotations as Record<string, string> | undefined)?.[
-          "argocd.argoproj.io/sync-wave"
-        ] ?? 0,
-      );
-    objects.sort((a, b) => wave(a) - wave(b));
-    const failures: string[] = [];
-    for (const o of objects) {
-      if (o.metadata?.namespace)
-        await api.apply({
-          apiVersion: "v1",
-          kind: "Namespace",
-          metadata: { name: o.metadata.namespace },
-        });
-      try {
-        await api.apply(o);
-      } catch (err) {
-        failures.push(`${o.kind} ${o.metadata?.name ?? ""}: ${(err as Error).message}`);
-      }
-    }
-    if (failures.length)
-      throw new Error(`the hub refused generated objects:\n  ${failures.join("\n  ")}`);
-    this.opts.say(`applied ${objects.length} generated objects (policies, CGUs, addon) to the hub`);
+    return names.length === 1
+      ? [{ name: "canary", clusters: names, stage: canary }]
+      : [
+          { name: "canary", clusters: names.slice(0, 1), stage: canary },
+          { name: "wave-1", clusters: names.slice(1), stage: wave1 },
+        ];
   }
 
-  /** The hub controller and dashboard, and a viewer token for the dashboard. */
-  private async startHub(): Promise<void> {
-    const api = this.hubApi!;
-    const log = this.opts.log ?? ((): void => {});
-    await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: HUB_NAMESPACE } });
-    await api.apply({
-      apiVersion: "v1",
-      kind: "ServiceAccount",
-      metadata: { name: "demo-viewer", namespace: HUB_NAMESPACE },
-    });
-    await api.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRole",
-      metadata: { name: "ibu-gitops-demo-viewer" },
-      rules: [
-        {
-          apiGroups: ["ibu-gitops.dev"],
-          resources: ["clusterupgrades"],
-          verbs: ["get", "list", "watch"],
+  private fleet(groups: Array<Record<string, unknown>>): FleetDocument {
+    return {
+      apiVersion: "ibu-gitops.dev/v1alpha1",
+      kind: "Fleet",
+      metadata: { name: "demo" },
+      spec: {
+        hub: { policyNamespace: "ztp-group", upgradeNamespace: "ztp-upgrades" },
+        flavour: "cgu",
+        policyName: "group-ibu",
+        seedImage: { image: this.site.seed, version: TO_VERSION },
+        // No OADP content: the sandbox spokes have no klusterlet for the platform Backup to label.
+        oadp: { content: [] },
+        groups,
+        rollout: {
+          prep: { maxConcurrency: 10, timeout: 10 },
+          upgrade: { maxConcurrency: 10, timeout: 10 },
+          finalize: { maxConcurrency: 10, timeout: 10 },
+          rollback: { maxConcurrency: 10, timeout: 10 },
+          abort: { maxConcurrency: 10, timeout: 10 },
         },
-        { nonResourceURLs: ["/metrics"], verbs: ["get"] },
-      ],
-    });
-    await api.apply({
-      apiVersion: "rbac.authorization.k8s.io/v1",
-      kind: "ClusterRoleBinding",
-      metadata: { name: "ibu-gitops-demo-viewer" },
-      roleRef: {
-        apiGroup: "rbac.authorization.k8s.io",
-        kind: "ClusterRole",
-        name: "ibu-gitops-demo-viewer",
+        addon: { image: "quay.example.com/ibu-gitops/ibu-gitops:0.1.0" },
       },
-      subjects: [{ kind: "ServiceAccount", name: "demo-viewer", namespace: HUB_NAMESPACE }],
-    });
-    this.token = await serviceAccountToken(api, HUB_NAMESPACE, "demo-viewer", 86_400);
-    const controller = new HubController({
-      api,
-      namespace: HUB_NAMESPACE,
-      identity: "demo",
-      leaderElect: false,
-      stuckAfterMs: 10 * 60_000,
-      log,
-    });
-    const server = new HubServer({
-      controller,
-      authorizer: new Authorizer(api, { log }),
-      listen: this.opts.listen ?? "127.0.0.1:0",
-      log,
-    });
-    mountDashboard(server);
-    const abort = new AbortController();
-    this.hub = { controller, server, abort };
-    const addr = await server.listen();
-    this.hubRun = controller.run(abort.signal);
-    this.dashboardUrl = `http://127.0.0.1:${addr.port}/#token=${this.token}`;
+    };
   }
 
-  private async startSpokes(): Promise<void> {
-    for (const name of this.spokeNames) {
-      const cluster = this.cp!.cluster(name);
-      const sysroot = await makeSysroot(FROM_VERSION, { hostname: name });
-      const api = new KubeApi(loadKubeconfig(cluster.info.kubeconfig));
-      const sandbox = new SandboxNode(sysroot, api, {
-        insecureRegistries: [this.registry!.host],
-        imageStoreRoot: mkdtempSync(join(this.work, `store-${name}-`)),
-        ...(this.opts.log ? { log: (l: string) => this.opts.log!(`[${name}] ${l}`) } : {}),
-        hub: { api: this.hubApi!, clusterName: name },
-      });
-      sandbox.start();
-      this.spokes.push({ name, sysroot, sandbox, api });
-    }
-    writeContextsKubeconfig(
-      this.spokesKubeconfig,
-      this.spokeNames.map(n => this.cp!.cluster(n)),
+  /** One commit of the fleet file, synthesized and synced to the hub. */
+  private async commit(groups: Array<Record<string, unknown>>, message: string): Promise<void> {
+    const c = await this.commits!.commit(this.fleet(groups), message);
+    const cgus = c.applied.filter(o => o.kind === "ClusterGroupUpgrade").map(o => o.metadata?.name);
+    this.opts.say(
+      `\n$ git commit -m "${message}"  # commit ${c.n}: ${c.applied.length} objects synced` +
+        `${c.pruned.length ? `, ${c.pruned.length} pruned` : ""}` +
+        `${cgus.length ? `; CGUs: ${cgus.join(", ")}` : ""}`,
     );
+  }
+
+  /** Waits until every CGU of the last commit has finished, and says how each ended. */
+  private async waitCgus(timeoutMs = 15 * 60_000): Promise<void> {
+    const api = this.site.hubApi!;
+    const cgus = this.commits!.log.at(-1)!.applied.filter(o => o.kind === "ClusterGroupUpgrade");
+    const deadline = Date.now() + timeoutMs;
+    for (const o of cgus) {
+      const path = await api.pathOf(o);
+      for (;;) {
+        const cgu = await api.get<KubeObject & { status?: CguStatus }>(path);
+        const done = cgu?.status?.conditions?.find(c => c.type === "Succeeded");
+        if (done) {
+          this.opts.say(
+            `   CGU ${o.metadata?.name}: ${done.reason} (${(cgu?.status?.clusters ?? []).map(c => `${c.name} ${c.state}`).join(", ") || "no clusters"})`,
+          );
+          if (done.status !== "True")
+            throw new Error(`CGU ${o.metadata?.name} ended ${done.reason}: ${done.message}`);
+          break;
+        }
+        if (Date.now() > deadline)
+          throw new Error(`CGU ${o.metadata?.name} did not finish in ${timeoutMs / 1000} s`);
+        await sleep(1000);
+      }
+    }
   }
 
   /** One `ibu-gitops stage` run; fails the demo when a move is refused or fails. */
@@ -315,7 +205,7 @@ export class Demo {
     const code = await runStage(
       {
         stage,
-        kubeconfig: this.spokesKubeconfig,
+        kubeconfig: this.site.spokesKubeconfig,
         contexts,
         allContexts: false,
         partial: false,
@@ -329,10 +219,59 @@ export class Demo {
     if (code !== 0) throw new Error(`ibu-gitops stage ${stage} failed for ${contexts.join(", ")}`);
   }
 
-  /** Group by group: Prep → Upgrade → finalize, with a cancel and a rollback on one spoke each. */
+  /** The rollout, by the demo's driver; ends with every spoke Idle on the new version. */
   async walk(): Promise<void> {
+    if (this.driver === "gitops") await this.walkCommits();
+    else await this.walkStages();
+    await this.waitReportsIdle();
+  }
+
+  /**
+   * Commit by commit: canary Prep and a cancel; canary Prep and, before that prep CGU has
+   * finished, Upgrade (the upgrade CGU waits for it); canary finalized while wave-1 goes the same
+   * way; wave-1 rolled back, finalized, upgraded again and finalized. Each stage move is one
+   * commit, as `ibu-gitops synth` checks them.
+   */
+  private async walkCommits(): Promise<void> {
+    const { say } = this.opts;
+    const [first = "", ...rest] = this.spokeNames;
+    say(`\n== group canary (${first}): Prep, then a cancel, then the upgrade`);
+    await this.commit(this.groups("Prep", "Idle"), "canary: Prep");
+    await this.waitCgus();
+    say(`-- cancel on ${first}: back to Idle, the new stateroot and precached images go`);
+    await this.commit(this.groups("Abort", "Idle"), "canary: cancel (Abort)");
+    await this.waitCgus();
+    await this.commit(this.groups("Prep", "Idle"), "canary: Prep again");
+    say("-- the next commit lands before that prep CGU finishes: the upgrade CGU waits for it");
+    await this.commit(this.groups("Upgrade", "Idle"), "canary: Upgrade");
+    await this.waitCgus();
+    // With one spoke, the canary also shows the rollback; otherwise wave-1 does.
+    const rollback = rest.length
+      ? { on: rest, at: (stage: string) => this.groups("Finalize", stage), name: "wave-1" }
+      : { on: [first], at: (stage: string) => this.groups(stage, "Idle"), name: "canary" };
+    if (rest.length) {
+      say(`\n== group wave-1 (${rest.join(", ")}): Prep and Upgrade; canary finalized`);
+      await this.commit(rollback.at("Prep"), "canary: Finalize; wave-1: Prep");
+      await this.commit(rollback.at("Upgrade"), "wave-1: Upgrade");
+      await this.waitCgus();
+    }
+    say(`-- rollback on ${rollback.on.join(", ")}: back to ${FROM_VERSION}, then upgraded again`);
+    await this.commit(rollback.at("Rollback"), `${rollback.name}: Rollback`);
+    await this.waitCgus();
+    await this.commit(rollback.at("FinalizeRollback"), `${rollback.name}: finalize the rollback`);
+    await this.waitCgus();
+    await this.commit(rollback.at("Prep"), `${rollback.name}: Prep`);
+    await this.commit(rollback.at("Upgrade"), `${rollback.name}: Upgrade again`);
+    await this.waitCgus();
+    say(`\n== finalize: every spoke keeps ${TO_VERSION}`);
+    await this.commit(this.groups("Finalize", "Finalize"), "Finalize every group");
+    await this.waitCgus();
+  }
+
+  /** Group by group with `ibu-gitops stage`: a cancel and a rollback on one spoke each. */
+  private async walkStages(): Promise<void> {
     const names = this.spokeNames;
-    const seed = { seedImage: this.seed, seedVersion: TO_VERSION };
+    const seed = { seedImage: this.site.seed, seedVersion: TO_VERSION };
     const canary = names.slice(0, 1);
     const rest = names.slice(1);
     const { say } = this.opts;
@@ -359,35 +298,35 @@ export class Demo {
     await this.stage("Upgrade", [rollbackOn]);
     say(`\n== finalize: every spoke keeps ${TO_VERSION}`);
     await this.stage("Idle", rest.length ? rest : canary);
-    await this.waitReportsIdle();
   }
 
   /** Until every spoke's report says Idle and no cluster has auto-import disabled. */
   private async waitReportsIdle(): Promise<void> {
     const deadline = Date.now() + 60_000;
     for (;;) {
-      const s = this.hub!.controller.summary();
-      if (s.byStageState.Idle?.Idle === this.spokes.length && s.autoImportDisabled === 0) return;
+      const s = this.site.controller.summary();
+      if (s.byStageState.Idle?.Idle === this.spokeNames.length && s.autoImportDisabled === 0)
+        return;
       if (Date.now() > deadline)
         throw new Error(`the hub did not see every spoke Idle: ${JSON.stringify(s.byStageState)}`);
-      await new Promise(r => setTimeout(r, 250));
+      await sleep(250);
     }
   }
 
   /** The hub controller's view: the counts and every cluster, as `ibu-gitops status` shows them. */
   hubSummary(): { summary: FleetSummary; clusters: ClusterSummary[] } {
-    const c = this.hub!.controller;
+    const c = this.site.controller;
     return { summary: c.summary(), clusters: [...c.fleet.summaries(Date.now(), c.stuckAfterMs)] };
   }
 
   /** Facts from the running system: each spoke's node and IBU, the hub's annotation and counts. */
   async result(): Promise<DemoResult> {
     const spokes = [];
-    for (const s of this.spokes) {
+    for (const s of this.site.spokes) {
       const ibu = await s.api.get<Ibu>(`${IBU_PATH}/upgrade`);
-      const mc = await this.hubApi!.get<{ metadata: { annotations?: Record<string, string> } }>(
-        `/apis/cluster.open-cluster-management.io/v1/managedclusters/${s.name}`,
-      );
+      const mc = await this.site.hubApi!.get<{
+        metadata: { annotations?: Record<string, string> };
+      }>(`/apis/cluster.open-cluster-management.io/v1/managedclusters/${s.name}`);
       spokes.push({
         name: s.name,
         booted: bootedDeployment(s.sysroot.ostree, new SandboxBoot(s.sysroot.dir, () => undefined))
@@ -397,47 +336,32 @@ export class Demo {
         autoImportDisabled: mc?.metadata.annotations?.[DISABLE_AUTO_IMPORT] !== undefined,
       });
     }
-    const port = new URL(this.dashboardUrl).port;
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/summary`, {
+    const base = this.site.dashboardBase;
+    const res = await fetch(`${base}api/v1/summary`, {
       headers: { Authorization: `Bearer ${this.token}` },
     });
-    const page = await fetch(`http://127.0.0.1:${port}/`);
+    const page = await fetch(base);
     return {
       spokes,
       summary: await res.json(),
       dashboardPage: page.status,
+      commits: (this.commits?.log ?? []).map(c => c.message),
       ...this.resources(),
     };
   }
 
   /** The processes and folders the demo made so far (all gone after stop()). */
   resources(): Pick<DemoResult, "pids" | "dirs"> {
-    return {
-      pids: [...(this.cp?.pids ?? []), ...(this.registry ? [this.registry.pid] : [])],
-      dirs: [
-        this.work,
-        ...(this.cp ? [this.cp.root] : []),
-        ...(this.registry ? [this.registry.dir] : []),
-        ...(this.seedCluster ? [this.seedCluster.dir] : []),
-        ...this.spokes.map(s => s.sysroot.dir),
-      ],
-    };
+    return this.site.resources();
   }
 
   /** Stops everything it started and removes every folder. Safe to call twice. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    for (const s of this.spokes) await s.sandbox.stop().catch(() => undefined);
-    this.hub?.abort.abort();
-    await this.hubRun?.catch(() => undefined);
-    await this.hub?.server.close().catch(() => undefined);
-    await Promise.all([
-      this.cp?.stop(),
-      this.registry?.stop(),
-      this.seedCluster?.remove(),
-      ...this.spokes.map(s => s.sysroot.remove()),
-    ]);
-    rmSync(this.work, { recursive: true, force: true });
+  stop(): Promise<void> {
+    return this.site.stop();
   }
+}
+
+interface CguStatus {
+  conditions?: Array<{ type: string; status: string; reason: string; message: string }>;
+  clusters?: Array<{ name: string; state: string }>;
 }

@@ -3,7 +3,7 @@
 // sync does (sync waves in order, objects the previous commit had and this one lacks pruned).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseAllDocuments, stringify } from "yaml";
+import { parse, parseAllDocuments, stringify } from "yaml";
 import type { KubeApi, KubeObject } from "../../addon/shared/kube.js";
 import { loadFleet } from "../fleet/load.js";
 import { previousStages, synthFleet, type OutputFiles } from "../synth.js";
@@ -60,8 +60,15 @@ export class FleetCommits {
       loadFleet(this.fleetFile, before ? { previousStages: previousStages(before) } : {}),
     );
     const objects: KubeObject[] = [];
-    for (const [file, text] of files) {
-      if (file.endsWith("kustomization.yaml")) continue;
+    // What Argo CD renders: the files the fleet folder's kustomization.yaml lists (argocd/ is
+    // applied once by hand, outside the app).
+    const kustomization = parse(files.get("kustomization.yaml") ?? "{}") as {
+      resources?: string[];
+    };
+    for (const file of kustomization.resources ?? []) {
+      const text = files.get(file);
+      if (text === undefined)
+        throw new Error(`kustomization.yaml lists ${file}, which synth did not write`);
       for (const d of parseAllDocuments(text)) {
         const o = d.toJS() as KubeObject | null;
         if (o) objects.push(o);

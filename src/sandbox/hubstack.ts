@@ -128,8 +128,11 @@ export class HubStack {
       ]),
       this.ocm("addon", ["manager", `--kubeconfig=${hub}`, `--namespace=${OCM_HUB_NAMESPACE}`]),
       // Its metrics address is hard-coded to 0.0.0.0:8383: one PlacementRule controller per machine.
-      this.run("placementrule", "placementrule", [`--kubeconfig=${hub}`], env(), () =>
-        httpOk("http://127.0.0.1:8383/metrics"),
+      this.run("placementrule", "placementrule", env(), () =>
+        Promise.resolve({
+          args: [`--kubeconfig=${hub}`],
+          ready: () => httpOk("http://127.0.0.1:8383/metrics"),
+        }),
       ),
       this.controllerRuntime(
         "talm",
@@ -200,18 +203,17 @@ export class HubStack {
     env: NodeJS.ProcessEnv,
     args: string[],
   ): Promise<void> {
-    const [metrics, probe] = [await freePort(), await freePort()];
-    await this.run(
-      [bin, ...where].join("/"),
-      bin,
-      [
-        ...args,
-        `--metrics-bind-address=127.0.0.1:${metrics}`,
-        `--health-probe-bind-address=127.0.0.1:${probe}`,
-      ],
-      env,
-      () => httpOk(`http://127.0.0.1:${probe}/readyz`),
-    );
+    await this.run([bin, ...where].join("/"), bin, env, async () => {
+      const [metrics, probe] = [await freePort(), await freePort()];
+      return {
+        args: [
+          ...args,
+          `--metrics-bind-address=127.0.0.1:${metrics}`,
+          `--health-probe-bind-address=127.0.0.1:${probe}`,
+        ],
+        ready: () => httpOk(`http://127.0.0.1:${probe}/readyz`),
+      };
+    });
   }
 
   /** An OCM (library-go) controller: serves HTTPS on loopback, ready when /healthz answers 200. */
@@ -220,35 +222,46 @@ export class HubStack {
     args: string[],
     where?: string,
   ): Promise<void> {
-    const port = await freePort();
-    await this.run(
-      [bin, ...(where ? [where] : [])].join("/"),
-      bin,
-      [...args, "--disable-leader-election", `--listen=127.0.0.1:${port}`],
-      process.env,
-      () => httpsOk(`https://127.0.0.1:${port}/healthz`),
-    );
+    await this.run([bin, ...(where ? [where] : [])].join("/"), bin, process.env, async () => {
+      const port = await freePort();
+      return {
+        args: [...args, "--disable-leader-election", `--listen=127.0.0.1:${port}`],
+        ready: () => httpsOk(`https://127.0.0.1:${port}/healthz`),
+      };
+    });
   }
 
+  /**
+   * Starts one process of the stack and waits until it is ready. `launch` picks its ports and
+   * says how to tell it is ready; a port taken between choosing and binding (by another
+   * process of the stack, or an outgoing connection's ephemeral port) makes it try new ones.
+   */
   private async run(
     name: string,
     bin: Parameters<HubStackBinaries["path"]>[0],
-    args: string[],
     env: NodeJS.ProcessEnv,
-    ready: () => Promise<boolean>,
+    launch: () => Promise<{ args: string[]; ready: () => Promise<boolean> }>,
   ): Promise<void> {
     const started = Date.now();
-    const process = await this.opts.cp.startProcess({
-      name,
-      logName: name.replace(/\//g, "-"),
-      command: this.binaries.path(bin),
-      args,
-      env,
-      ready,
-      timeoutMs: 120_000,
-    });
-    this.procs.push({ name, process });
-    this.opts.log?.(`${name} ready in ${Date.now() - started} ms`);
+    for (let attempt = 1; ; attempt++) {
+      const { args, ready } = await launch();
+      try {
+        const process = await this.opts.cp.startProcess({
+          name,
+          logName: name.replace(/\//g, "-"),
+          command: this.binaries.path(bin),
+          args,
+          env,
+          ready: () => ready(),
+          timeoutMs: 120_000,
+        });
+        this.procs.push({ name, process });
+        this.opts.log?.(`${name} ready in ${Date.now() - started} ms`);
+        return;
+      } catch (err) {
+        if (attempt >= 5 || !/address already in use/.test((err as Error).message)) throw err;
+      }
+    }
   }
 }
 

@@ -207,6 +207,8 @@ export class SandboxSite {
       const cluster = this.cp!.cluster(name);
       const sysroot = await makeSysroot(FROM_VERSION, { hostname: name });
       const api = new KubeApi(loadKubeconfig(cluster.info.kubeconfig));
+      // Where OADP runs on a ZTP-installed SNO; ZTP's oadp-cm policy writes its ConfigMap there.
+      await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "openshift-adp" } });
       const log = this.opts.log;
       const sandbox = new SandboxNode(sysroot, api, {
         insecureRegistries: [this.registry!.host],
