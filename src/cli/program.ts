@@ -11,6 +11,7 @@ interface FileOpts {
   file: string[];
   output: string;
 }
+type ValidateOpts = FileOpts & { outputDir: string; templates?: string };
 type SynthOpts = FileOpts & {
   outputDir: string;
   templates?: string;
@@ -168,12 +169,20 @@ export function program(exit: { code: number }): Command {
     });
 
   p.command("validate")
-    .description("report every problem in the fleet files, with file, YAML path and line")
+    .description(
+      "report every problem in the fleet files, with file, YAML path and line: everything synth would refuse against the output in <output-dir>, including objects two fleets would both generate",
+    )
     .addOption(fileOption())
+    .option("--output-dir <dir>", "folder of the fleets' output folders", "policies")
     .addOption(outputOption())
-    .action(async (o: FileOpts) => {
-      const { runValidate } = await import("./validate.js");
-      exit.code = runValidate({ files: files(o), output: o.output }, log, write);
+    .option("--templates <dir>", "a folder of source-CR templates overriding the built-in ones")
+    .action(async (o: ValidateOpts) => {
+      const { runValidate } = await import("./synth.js");
+      exit.code = runValidate(
+        { files: files(o), out: o.outputDir, templates: o.templates, output: o.output },
+        log,
+        write,
+      );
     });
 
   p.command("plan")
