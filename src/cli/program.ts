@@ -18,7 +18,7 @@ type SynthOpts = FileOpts & {
   check?: true;
   allowAnyStageMove?: true;
 };
-type PlanOpts = FileOpts & { kubeconfig?: string; context?: string };
+type PlanOpts = FileOpts & { outputDir: string; kubeconfig?: string; context?: string };
 interface SeedOpts {
   sysroot: string;
   version: string;
@@ -190,13 +190,24 @@ export function program(exit: { code: number }): Command {
       "what each commit's CGUs or IBGU will do: batches, what each timeout bounds, the worst-case window, completed steps, auto-import actions",
     )
     .addOption(fileOption())
+    .option(
+      "--output-dir <dir>",
+      "folder of the fleets' output folders: a fleet synth would refuse against it is an error",
+      "policies",
+    )
     .addOption(outputOption([...FORMATS, "markdown"]))
     .addOption(kubeconfigOption("hub kubeconfig: resolve selectors and read the upgrades' status"))
     .option("--context <name>", "kubeconfig context")
     .action(async (o: PlanOpts) => {
       const { runPlan } = await import("./plan.js");
       exit.code = await runPlan(
-        { files: files(o), output: o.output, kubeconfig: o.kubeconfig, context: o.context },
+        {
+          files: files(o),
+          output: o.output,
+          kubeconfig: o.kubeconfig,
+          context: o.context,
+          out: o.outputDir,
+        },
         write,
       );
     });

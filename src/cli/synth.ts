@@ -193,6 +193,15 @@ function synthAll(args: SynthArgs, log: (s: string) => void): SynthResult[] {
   return results;
 }
 
+/**
+ * Throws FleetError with everything synth would refuse for these fleet files against `out`
+ * (for commands that read fleets without writing, such as plan).
+ */
+export function checkFleets(files: readonly string[], out: string, templates?: string): void {
+  const { problems } = prepareAll(fleetFiles(files), { out, templates });
+  if (problems.length) throw new FleetError(problems);
+}
+
 export interface ValidateArgs {
   readonly files: readonly string[];
   /** The output folder synth would write (`--output-dir`): previous stages and other fleets come from it. */

@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import { scratchDir } from "../support/scratch.js";
+import { runPlan } from "../../src/cli/plan.js";
 import { runSynth, runValidate } from "../../src/cli/synth.js";
 import { FleetError } from "../../src/fleet/errors.js";
 import { loadFleet } from "../../src/fleet/load.js";
@@ -164,6 +165,18 @@ describe("validate finds what synth refuses", () => {
     const v = validate([r.write("fleet.yaml", fleet)], r.out);
     expect(v.code).toBe(1);
     expect(v.text).toMatch(/spec\.groups\[2\]\.stage: group wave-2 moves from Idle to Upgrade/);
+  });
+
+  it("and plan refuses the same stage move instead of showing it as a plan", async () => {
+    const r = repo();
+    const fleet = example("examples/fleet.yaml");
+    fleet.spec.groups[2].stage = "Idle";
+    expect(synth([r.write("fleet.yaml", fleet)], r.out)).toBe("");
+    fleet.spec.groups[2].stage = "Upgrade";
+    const file = r.write("fleet.yaml", fleet);
+    await expect(
+      runPlan({ files: [file], output: "json", out: r.out }, () => undefined),
+    ).rejects.toThrow(/group wave-2 moves from Idle to Upgrade/);
   });
 
   it("OADP file contents LCA would reject", () => {
