@@ -6,23 +6,13 @@ import { describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { FleetError, type FleetProblem } from "../../../src/fleet/errors.js";
 import { parseFleet } from "../../../src/fleet/load.js";
+import { BASE } from "./fleet-text.js";
 import type { FleetSpec } from "../../../src/fleet/model.js";
 import { derivedNameProblems } from "../../../src/fleet/rules.js";
 import { synthFleet } from "../../../src/synth.js";
 
-const CGU = `apiVersion: ibu-gitops.dev/v1alpha1
-kind: Fleet
-metadata:
-  name: lab
-spec:
-  seedImage:
-    image: registry.example.com/seed:4.18.1
-    version: 4.18.1
-  groups:
-    - name: canary
-      clusters: [sno-1]
-      stage: Upgrade
-`;
+/** fleet-text's BASE, its group at Upgrade (so both CGUs are generated). */
+const CGU = BASE.replace("      stage: Prep\n", "      stage: Upgrade\n");
 
 const IBGU = CGU.replace("spec:\n", "spec:\n  flavour: ibgu\n").replace(
   "      clusters: [sno-1]\n",
