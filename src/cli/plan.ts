@@ -9,6 +9,7 @@ import { loadFleet } from "../fleet/load.js";
 import { synthFleet } from "../synth.js";
 import { formatted, kubeconfigPath } from "./common.js";
 import { fleetFiles } from "./fleet-files.js";
+import { checkFleets } from "./synth.js";
 
 export interface PlanArgs {
   readonly files: readonly string[];
@@ -16,6 +17,12 @@ export interface PlanArgs {
   readonly output: string;
   readonly kubeconfig?: string;
   readonly context?: string;
+  /**
+   * The output folder (the CLI's --output-dir, default policies): a fleet synth would refuse against it
+   * (a stage move LCA rejects, an IBGU change TALM refuses, ...) is an error, not a plan.
+   * Absent: not checked.
+   */
+  readonly out?: string;
 }
 
 /** A step's state: from the commit order, or, with a hub, from the CGU's status. */
@@ -82,6 +89,8 @@ export interface HubCgu {
 }
 
 export async function runPlan(args: PlanArgs, write: (s: string) => void): Promise<number> {
+  // Plan only what synth would write: the same checks against the existing output.
+  if (args.out !== undefined) checkFleets(args.files, args.out);
   const hub = args.kubeconfig ? await readHub(args.kubeconfig, args.context) : undefined;
   const fleets = fleetFiles(args.files).map(f => planFleet(loadFleet(f), f, hub));
   write(

@@ -11,13 +11,14 @@ interface FileOpts {
   file: string[];
   output: string;
 }
+type ValidateOpts = FileOpts & { outputDir: string; templates?: string };
 type SynthOpts = FileOpts & {
   outputDir: string;
   templates?: string;
   check?: true;
   allowAnyStageMove?: true;
 };
-type PlanOpts = FileOpts & { kubeconfig?: string; context?: string };
+type PlanOpts = FileOpts & { outputDir: string; kubeconfig?: string; context?: string };
 interface SeedOpts {
   sysroot: string;
   version: string;
@@ -169,12 +170,20 @@ export function program(exit: { code: number }): Command {
     });
 
   p.command("validate")
-    .description("report every problem in the fleet files, with file, YAML path and line")
+    .description(
+      "report every problem in the fleet files, with file, YAML path and line: everything synth would refuse against the output in <output-dir>, including objects two fleets would both generate",
+    )
     .addOption(fileOption())
+    .option("--output-dir <dir>", "folder of the fleets' output folders", "policies")
     .addOption(outputOption())
-    .action(async (o: FileOpts) => {
-      const { runValidate } = await import("./validate.js");
-      exit.code = runValidate({ files: files(o), output: o.output }, log, write);
+    .option("--templates <dir>", "a folder of source-CR templates overriding the built-in ones")
+    .action(async (o: ValidateOpts) => {
+      const { runValidate } = await import("./synth.js");
+      exit.code = runValidate(
+        { files: files(o), out: o.outputDir, templates: o.templates, output: o.output },
+        log,
+        write,
+      );
     });
 
   p.command("plan")
@@ -182,13 +191,24 @@ export function program(exit: { code: number }): Command {
       "what each commit's CGUs or IBGU will do: batches, what each timeout bounds, the worst-case window, completed steps, auto-import actions",
     )
     .addOption(fileOption())
+    .option(
+      "--output-dir <dir>",
+      "folder of the fleets' output folders: a fleet synth would refuse against it is an error",
+      "policies",
+    )
     .addOption(outputOption([...FORMATS, "markdown"]))
     .addOption(kubeconfigOption("hub kubeconfig: resolve selectors and read the upgrades' status"))
     .option("--context <name>", "kubeconfig context")
     .action(async (o: PlanOpts) => {
       const { runPlan } = await import("./plan.js");
       exit.code = await runPlan(
-        { files: files(o), output: o.output, kubeconfig: o.kubeconfig, context: o.context },
+        {
+          files: files(o),
+          output: o.output,
+          kubeconfig: o.kubeconfig,
+          context: o.context,
+          out: o.outputDir,
+        },
         write,
       );
     });

@@ -1,7 +1,22 @@
 // `ibu-gitops synth`: fleet files → output folders; `--check` is the CI drift gate.
-import { join, relative } from "node:path";
+// `ibu-gitops validate` runs the same pipeline without writing, so it refuses what synth refuses.
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { LineCounter, parseDocument } from "yaml";
+import { FleetError, formatProblem, ProblemCollector, type FleetProblem } from "../fleet/errors.js";
+import type { Fleet } from "../fleet/model.js";
 import { loadFleet } from "../fleet/load.js";
-import { drift, previousStages, readTree, synthFleet, writeTree } from "../synth.js";
+import {
+  drift,
+  ibguChangeProblems,
+  otherFleetOutputs,
+  previousStages,
+  readTree,
+  sharedObjectProblems,
+  synthFleet,
+  writeTree,
+  type OutputFiles,
+} from "../synth.js";
 import { formatted } from "./common.js";
 import { fleetFiles } from "./fleet-files.js";
 
@@ -30,7 +45,107 @@ export interface SynthResult {
   readonly changed?: string[];
 }
 
-/** Returns the exit code: 0, or 1 when --check finds the folder stale. */
+interface Prepared {
+  readonly fleet: Fleet;
+  readonly dir: string;
+  readonly existing: OutputFiles;
+  readonly files: OutputFiles;
+}
+
+/**
+ * Loads, checks and synthesizes one fleet against the output folder it will replace: a stage
+ * move LCA rejects, an IBGU change TALM refuses, an object another fleet's folder also has, or
+ * bad OADP content is a FleetError. `others`: the other fleets' output, by fleet name.
+ */
+function prepare(
+  file: string,
+  args: Pick<SynthArgs, "out" | "templates" | "allowAnyStageMove">,
+  others?: ReadonlyMap<string, OutputFiles>,
+): Prepared {
+  const name = loadFleet(file).metadata.name;
+  const dir = join(args.out, name);
+  const existing = readTree(dir);
+  // The folder's labels say where each group was; a move LCA would reject is an error.
+  // A first synth (no folder yet) has no history to check against.
+  const checkMoves = !args.allowAnyStageMove && existing.size > 0;
+  const fleet = loadFleet(file, checkMoves ? { previousStages: previousStages(existing) } : {});
+  const files = synthFleet(fleet, { templatesDir: args.templates });
+  const problems = [
+    ...ibguChangeProblems(fleet, existing, files),
+    ...sharedObjectProblems(files, others ?? otherFleetOutputs(args.out, name)).map(message => ({
+      path: ["metadata", "name"],
+      message,
+    })),
+  ];
+  if (problems.length) throw new FleetError(located(file, problems));
+  return { fleet, dir, existing, files };
+}
+
+/** Problems with the line of their YAML path in the fleet file. */
+function located(
+  file: string,
+  problems: ReadonlyArray<{ path: ReadonlyArray<string | number>; message: string }>,
+): FleetProblem[] {
+  const lines = new LineCounter();
+  const doc = parseDocument(readFileSync(file, "utf8"), { lineCounter: lines });
+  const out = new ProblemCollector(file, doc, lines);
+  for (const p of problems) out.add(p.path, p.message);
+  return out.problems;
+}
+
+/**
+ * Prepares every fleet, then checks that no two generate the same object, the given fleets'
+ * fresh output standing in for their folders under `out` (so fleets changed together are
+ * judged together). Problems of all files are collected, not only the first file's.
+ */
+function prepareAll(
+  files: readonly string[],
+  args: Pick<SynthArgs, "out" | "templates" | "allowAnyStageMove">,
+): { prepared: Array<{ file: string; p: Prepared }>; problems: FleetProblem[] } {
+  const problems: FleetProblem[] = [];
+  const prepared: Array<{ file: string; p: Prepared }> = [];
+  const outputs = new Map<string, { file: string; files: OutputFiles }>();
+  for (const file of files) {
+    try {
+      const p = prepare(file, args, new Map());
+      const clash = outputs.get(p.fleet.metadata.name);
+      if (clash) {
+        problems.push(
+          ...located(file, [
+            {
+              path: ["metadata", "name"],
+              message: `fleet ${p.fleet.metadata.name} is also defined in ${clash.file}; each fleet needs its own name (it names the output folder and the Argo CD Application)`,
+            },
+          ]),
+        );
+        continue;
+      }
+      prepared.push({ file, p });
+      outputs.set(p.fleet.metadata.name, { file, files: p.files });
+    } catch (err) {
+      if (!(err instanceof FleetError)) throw err;
+      problems.push(...err.problems);
+    }
+  }
+  for (const { file, p } of prepared) {
+    const name = p.fleet.metadata.name;
+    const others = otherFleetOutputs(args.out, name);
+    for (const [other, o] of outputs) if (other !== name) others.set(other, o.files);
+    const shared = sharedObjectProblems(p.files, others);
+    problems.push(
+      ...located(
+        file,
+        shared.map(message => ({ path: ["metadata", "name"], message })),
+      ),
+    );
+  }
+  return { prepared, problems };
+}
+
+/**
+ * Returns the exit code: 0, or 1 when --check finds a folder stale. Nothing is written unless
+ * every fleet passes (a FleetError lists the problems of all files).
+ */
 export function runSynth(
   args: SynthArgs,
   log: (s: string) => void,
@@ -42,20 +157,13 @@ export function runSynth(
 }
 
 function synthAll(args: SynthArgs, log: (s: string) => void): SynthResult[] {
+  const { prepared, problems } = prepareAll(fleetFiles(args.files), args);
+  // Nothing is written unless every fleet is fine: a half-written set of fleets could conflict.
+  if (problems.length) throw new FleetError(problems);
   const results: SynthResult[] = [];
-  for (const file of fleetFiles(args.files)) {
-    const name = loadFleet(file).metadata.name;
-    const dir = join(args.out, name);
-    const existing = readTree(dir);
-    // The folder's labels say where each group was; a move LCA would reject is an error.
-    // A first synth (no folder yet) has no history to check against.
-    const checkMoves = !args.allowAnyStageMove && existing.size > 0;
-    const fleet = loadFleet(file, checkMoves ? { previousStages: previousStages(existing) } : {});
-    const files = synthFleet(fleet, {
-      templatesDir: args.templates,
-      sourceName: relative(process.cwd(), file),
-    });
-    const base = { file, fleet: name, dir, files: files.size };
+  for (const { file, p } of prepared) {
+    const { dir, existing, files } = p;
+    const base = { file, fleet: p.fleet.metadata.name, dir, files: files.size };
     if (!args.check) {
       writeTree(dir, files);
       log(`${file} → ${dir}/ (${files.size} files)`);
@@ -83,4 +191,72 @@ function synthAll(args: SynthArgs, log: (s: string) => void): SynthResult[] {
     });
   }
   return results;
+}
+
+/**
+ * Throws FleetError with everything synth would refuse for these fleet files against `out`
+ * (for commands that read fleets without writing, such as plan).
+ */
+export function checkFleets(files: readonly string[], out: string, templates?: string): void {
+  const { problems } = prepareAll(fleetFiles(files), { out, templates });
+  if (problems.length) throw new FleetError(problems);
+}
+
+export interface ValidateArgs {
+  readonly files: readonly string[];
+  /** The output folder synth would write (`--output-dir`): previous stages and other fleets come from it. */
+  readonly out: string;
+  readonly templates?: string;
+  /** `table` (a line per file, problems listed, on stderr), `json` or `yaml` (on stdout). Default table. */
+  readonly output?: string;
+}
+
+export interface ValidateResult {
+  readonly file: string;
+  readonly valid: boolean;
+  readonly fleet?: string;
+  readonly groups?: number;
+  readonly flavour?: string;
+  /** `file:line:column: path: message`, for an invalid file. */
+  readonly problems?: string[];
+}
+
+/**
+ * `ibu-gitops validate`: everything synth would refuse against the output folder, for every
+ * fleet file at once, without writing; goes on past a bad file so one run shows everything.
+ * Returns the exit code: 0 when all are valid, 1 otherwise.
+ */
+export function runValidate(
+  args: ValidateArgs,
+  log: (s: string) => void,
+  write: (s: string) => void = () => undefined,
+): number {
+  const output = args.output ?? "table";
+  const all = fleetFiles(args.files);
+  const { prepared, problems } = prepareAll(all, args);
+  const byFile = new Map<string, FleetProblem[]>();
+  for (const p of problems) byFile.set(p.file, [...(byFile.get(p.file) ?? []), p]);
+  const fleets = new Map(prepared.map(({ file, p }) => [file, p.fleet]));
+  const results: ValidateResult[] = [];
+  for (const file of all) {
+    const bad = byFile.get(file);
+    const fleet = fleets.get(file);
+    if (bad?.length || !fleet) {
+      results.push({ file, valid: false, problems: (bad ?? []).map(formatProblem) });
+      if (output === "table" && bad?.length) log(new FleetError(bad).message);
+      continue;
+    }
+    const r = {
+      file,
+      valid: true,
+      fleet: fleet.metadata.name,
+      groups: fleet.spec.groups.length,
+      flavour: fleet.spec.flavour,
+    };
+    results.push(r);
+    if (output === "table")
+      log(`${file}: fleet ${r.fleet} is valid (${r.groups} groups, ${r.flavour} flavour)`);
+  }
+  if (output !== "table") write(formatted(output, results, () => ""));
+  return results.every(r => r.valid) ? 0 : 1;
 }

@@ -62,16 +62,19 @@ export const ADDON_FILES = {
 
 /**
  * Argo CD sync waves of the addon: its namespace with the fleet's namespaces, then CRDs, then
- * RBAC (the addon-manager can bind the agent's hub role only once it exists), then the hub
- * controller and the addon configuration, and the ClusterManagementAddOn last, so that what it
- * names (template, deployment config, Placement) exists when the addon-manager reads it.
+ * RBAC (the addon-manager can bind the agent's hub role only once it exists), then the addon
+ * configuration, then the ClusterManagementAddOn, so that what it names (template, deployment
+ * config, Placement) exists when the addon-manager reads it. The hub controller's Deployment
+ * has a health Argo CD waits for, so it is in the last wave (SyncWave.assessed): one that is
+ * still rolling out must not hold back anything after it.
  */
 export const AddonWave = {
   namespace: SyncWave.namespaces,
   crds: SyncWave.namespaces + 5,
   rbac: SyncWave.config,
-  config: SyncWave.policies,
-  clusterManagementAddOn: SyncWave.policies + 5,
+  config: SyncWave.placement,
+  clusterManagementAddOn: SyncWave.placement + 5,
+  hub: SyncWave.assessed,
   /** The Grafana dashboard and metrics allowlist ConfigMaps: configuration, like the hub's. */
   observability: SyncWave.config,
 } as const;
@@ -464,7 +467,7 @@ export class IbuAddon extends Construct {
       roleRef: { apiGroup: RBAC_GROUP, kind: "Role", name: leader },
       subjects: [sa],
     });
-    const opts = { file: ADDON_FILES.hub, wave: AddonWave.config };
+    const opts = { file: ADDON_FILES.hub, wave: AddonWave.hub };
     emit(
       this,
       "HubDeployment",

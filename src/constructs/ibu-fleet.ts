@@ -55,16 +55,26 @@ export class IbuFleet extends Construct {
     }
   }
 
+  /**
+   * Only the namespaces this fleet owns (hub.ownedNamespaces): a Namespace in two Argo CD
+   * Applications is fought over (each sync rewrites its tracking id, SharedResourceWarning)
+   * and pruned with whichever app drops it, taking the other fleets' objects with it. They
+   * are never pruned or deleted by Argo CD either (Prune=false, Delete=false): other fleets
+   * and ZTP may have objects in them.
+   */
   private namespaces(): void {
-    const names = new Set([this.spec.hub.policyNamespace, this.spec.hub.upgradeNamespace]);
-    // The IBGU copies oadpContent ConfigMaps from the hub at the same namespace and name.
-    if (this.spec.flavour === "ibgu") names.add(this.spec.oadp.configMap.namespace);
-    names.delete("default");
-    for (const name of [...names].sort()) {
+    for (const name of [...new Set(this.spec.hub.ownedNamespaces)].sort()) {
       emit(
         this,
         `Namespace-${name}`,
-        { apiVersion: "v1", kind: "Namespace", metadata: { name } },
+        {
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: {
+            name,
+            annotations: { "argocd.argoproj.io/sync-options": "Prune=false,Delete=false" },
+          },
+        },
         { file: "namespaces.yaml", wave: SyncWave.namespaces },
       );
     }
@@ -131,6 +141,11 @@ export class IbuFleet extends Construct {
         imageCleanup.diskUsageThresholdPercent,
       );
     }
+    // spec.ibuAnnotations pass through as given (validation keeps them apart from the above).
+    for (const [k, v] of Object.entries(this.spec.ibuAnnotations ?? {}).sort(([x], [y]) =>
+      x.localeCompare(y),
+    ))
+      a[k] = v;
     return a;
   }
 
@@ -156,7 +171,13 @@ export class IbuFleet extends Construct {
     const file = "policies.yaml";
     const n = this.names;
     const policy = (id: string, name: string, objectTemplates: ObjectTemplate[]): StagePolicy =>
-      new StagePolicy(this, id, { name, namespace: ns, objectTemplates, file });
+      new StagePolicy(this, id, {
+        name,
+        namespace: ns,
+        objectTemplates,
+        file,
+        ...this.spec.policyDefaults,
+      });
     const oadpCopy = this.templates.render("ConfigMap", {
       ...this.spec.oadp.configMap,
       dataTemplate: `{{hub copyConfigMapData "${ns}" "${this.spec.oadp.configMap.name}" hub}}`,
@@ -217,7 +238,9 @@ export class IbuFleet extends Construct {
   /** Placements and bindings for the policies, and the cluster-set binding they need. */
   private place(policies: readonly string[]): void {
     const ns = this.spec.hub.policyNamespace;
-    clusterSetBinding(this, ns, "placement.yaml");
+    // The binding belongs with its namespace: where another app owns the namespace (ZTP's
+    // policies app owns ztp-group and its `global` binding), that app provides it.
+    if (this.spec.hub.ownedNamespaces.includes(ns)) clusterSetBinding(this, ns, "placement.yaml");
     const selectors = this.placementSelectors();
     for (const policy of policies) {
       new PolicyPlacement(this, `Placement-${policy}`, {
@@ -244,6 +267,7 @@ export class IbuFleet extends Construct {
       remediationAction: "enforce",
       objectTemplates: [{ complianceType: "mustonlyhave", objectDefinition: copy }],
       file: "policies.yaml",
+      ...this.spec.policyDefaults,
     });
     this.place([this.names.extraManifests]);
   }
@@ -268,7 +292,7 @@ export class IbuFleet extends Construct {
       const after = step === "upgrade" ? cguName(g.name, "prep", version, this.names) : undefined;
       emit(this, `Cgu-${g.name}-${step}`, this.cgu(g, step, name, after), {
         file: `upgrades/${g.name}.yaml`,
-        wave: SyncWave.upgrades,
+        wave: SyncWave.assessed,
       });
     }
   }
@@ -298,7 +322,7 @@ export class IbuFleet extends Construct {
         ...(after ? { blockingCRs: [{ name: after, namespace }] } : {}),
         managedPolicies: cguPolicies(step, this.names),
         enable: true,
-        batchTimeoutAction: this.spec.rollout.batchTimeoutAction,
+        batchTimeoutAction: rollout.batchTimeoutAction ?? this.spec.rollout.batchTimeoutAction,
         remediationStrategy: {
           maxConcurrency: rollout.maxConcurrency,
           timeout: rollout.timeout,
@@ -313,7 +337,7 @@ export class IbuFleet extends Construct {
     const set = g.plan ? { main: g.plan as IbguPlan } : ibguPlans(g.stage, g.abortOnFailure);
     const version = this.spec.seedImage.version;
     const file = `upgrades/${g.name}.yaml`;
-    const opts = { file, wave: SyncWave.upgrades };
+    const opts = { file, wave: SyncWave.assessed };
     if (set.main)
       emit(this, `Ibgu-${g.name}`, this.ibgu(g, ibguName(g.name, version), set.main), opts);
     if (set.abort)

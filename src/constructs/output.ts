@@ -3,13 +3,45 @@
 import { ApiObject, type ApiObjectMetadata } from "cdk8s";
 import type { Construct } from "constructs";
 
-/** Argo CD sync waves: namespaces first, then configuration, policies, and upgrades last. */
+/**
+ * Argo CD sync waves. Argo CD applies a wave only once every resource of the earlier waves is
+ * Healthy, and fails the sync when one is Degraded, but it never waits on the last wave: the
+ * sync succeeds as soon as the last wave is applied (gitops-engine pkg/sync/sync_context.go:
+ * running tasks are waited on only when the sync is `multiStep`, and the operation ends
+ * "successfully synced (all tasks run)" once no task is left). So every object whose health
+ * another controller decides — an ACM Policy (Degraded while NonCompliant, which our inform
+ * stage policies are by design), a Deployment still rolling out, a CGU or IBGU — goes into
+ * `assessed`, the last wave; the earlier waves hold only objects without a health assessment
+ * (Namespaces, ConfigMaps, RBAC, Placements, addon configuration) or with one that needs no
+ * other controller (a CRD is Healthy once the apiserver establishes it). docs/decisions.md.
+ */
 export const SyncWave = {
   namespaces: -20,
   config: -10,
-  policies: 0,
-  upgrades: 10,
+  placement: 0,
+  /** The last wave: Policies, CGUs, IBGUs, Deployments. Nothing may come after it. */
+  assessed: 10,
 } as const;
+
+/**
+ * Kinds Argo CD (v3.2–v3.5) assesses the health of, among those we emit: gitops-engine's
+ * built-in checks (Deployment, Service, ...) and the resource_customizations shipped with Argo CD
+ * (policy.open-cluster-management.io Policy). They must be in SyncWave.assessed.
+ */
+export const HEALTH_ASSESSED_KINDS: ReadonlySet<string> = new Set([
+  "Policy",
+  "Deployment",
+  "StatefulSet",
+  "DaemonSet",
+  "ReplicaSet",
+  "Pod",
+  "Job",
+  "Service",
+  "PersistentVolumeClaim",
+  "Ingress",
+  "HorizontalPodAutoscaler",
+  "APIService",
+]);
 
 export interface EmitOptions {
   /** Output file, relative to the fleet's output folder. */

@@ -23,6 +23,8 @@ export interface StagePolicyProps {
   readonly remediationAction?: "inform" | "enforce";
   /** @default "10s" for both, as ZTP's IBU policies */
   readonly evaluationInterval?: { readonly compliant: string; readonly noncompliant: string };
+  /** @default "low", as ZTP's IBU policies */
+  readonly severity?: "low" | "medium" | "high" | "critical";
   readonly file: string;
 }
 
@@ -60,7 +62,7 @@ export class StagePolicy extends Construct {
                 metadata: { name: props.name },
                 spec: {
                   remediationAction,
-                  severity: "low",
+                  severity: props.severity ?? "low",
                   evaluationInterval: props.evaluationInterval ?? {
                     compliant: "10s",
                     noncompliant: "10s",
@@ -73,7 +75,7 @@ export class StagePolicy extends Construct {
           ],
         },
       },
-      { file: props.file, wave: SyncWave.policies },
+      { file: props.file, wave: SyncWave.assessed },
     );
   }
 }
@@ -94,7 +96,7 @@ export interface PolicyPlacementProps {
 export class PolicyPlacement extends Construct {
   constructor(scope: Construct, id: string, props: PolicyPlacementProps) {
     super(scope, id);
-    const opts = { file: props.file, wave: SyncWave.policies };
+    const opts = { file: props.file, wave: SyncWave.placement };
     const placement = `placement-${props.policy}`;
     emit(
       this,

@@ -40,6 +40,7 @@ import {
   oadpDataKey,
 } from "./oadp.js";
 import { dnsSubdomain, validate } from "./schema.js";
+import { generatorProblems } from "./rules.js";
 import { ibguPlanProblem, stageMoveProblem, type IbguPlan } from "./stages.js";
 import { readYaml } from "./yaml-source.js";
 
@@ -94,6 +95,8 @@ export function parseFleet(text: string, file: string, opts: LoadOptions = {}): 
   const clean = snapshot(out);
   if (spec) checkRules(spec, baseDir, clean, out);
   if (spec && opts.previousStages) checkStageMoves(spec, opts.previousStages, clean, out);
+  if (spec && name !== undefined && !out.problems.length)
+    for (const p of generatorProblems(spec)) out.add(p.path, p.message);
   if (out.problems.length || !spec || name === undefined) throw new FleetError(out.problems);
   return {
     apiVersion: FLEET_API_VERSION,
@@ -359,18 +362,16 @@ function checkGroups(spec: FleetSpec, clean: Clean, out: ProblemCollector): void
     );
 }
 
+/**
+ * TALM checks canaries against every cluster the CGU targets, its list and what its selectors
+ * match (controllers/clustergroupupgrade_controller.go validateCR after
+ * getAllClustersForUpgrade): only a group without a selector is known to miss a canary.
+ */
 function checkCanaries(g: Group, path: PathSegment[], out: ProblemCollector): void {
-  if (g.canaries.length && !g.clusters.length) {
-    out.add(
-      [...path, "canaries"],
-      "canaries need an explicit clusters list (TALM checks canaries against it)",
-    );
-    return;
-  }
   const members = new Set(g.clusters);
   const seen = new Set<string>();
   g.canaries.forEach((c, j) => {
-    if (!members.has(c))
+    if (!g.selector && !members.has(c))
       out.add(
         [...path, "canaries", j],
         `canary ${c} is not in this group's clusters (TALM would report ClusterNotFound)`,

@@ -51,6 +51,8 @@ export interface StepRollout {
   readonly maxConcurrency: number;
   /** Minutes, for the whole CGU (TALM's remediationStrategy.timeout). */
   readonly timeout: number;
+  /** cgu flavour: this stage's TALM batchTimeoutAction; absent: rollout.batchTimeoutAction. */
+  readonly batchTimeoutAction?: "Continue" | "Abort";
 }
 
 export interface Group {
@@ -83,7 +85,16 @@ export interface AddonSpec {
 }
 
 export interface FleetSpec {
-  readonly hub: { readonly policyNamespace: string; readonly upgradeNamespace: string };
+  readonly hub: {
+    readonly policyNamespace: string;
+    readonly upgradeNamespace: string;
+    /**
+     * Hub namespaces this fleet's Argo CD Application creates and owns (a Namespace object,
+     * and for the policy namespace its ManagedClusterSetBinding `global`). The others must
+     * exist, owned by someone else (ZTP's policies app owns ztp-group). docs/decisions.md.
+     */
+    readonly ownedNamespaces: readonly string[];
+  };
   readonly flavour: "cgu" | "ibgu";
   readonly policyName: string;
   readonly clusterSelector: LabelSelector;
@@ -111,13 +122,21 @@ export interface FleetSpec {
     readonly onUpgradeFailure: boolean;
   };
   readonly imageCleanup: { readonly onPrep: boolean; readonly diskUsageThresholdPercent: number };
+  /** Annotations for every generated ImageBasedUpgrade (keys must contain lca.openshift.io). */
+  readonly ibuAnnotations?: Readonly<Record<string, string>>;
+  /** Like PolicyGenerator's policyDefaults: severity and evaluation interval of the policies. */
+  readonly policyDefaults: {
+    readonly severity: "low" | "medium" | "high" | "critical";
+    readonly evaluationInterval: { readonly compliant: string; readonly noncompliant: string };
+  };
   readonly groups: readonly Group[];
   readonly rollout: Readonly<Record<StageStep, StepRollout>> & {
     readonly batchTimeoutAction: "Continue" | "Abort";
   };
   readonly argocd: {
     readonly namespace: string;
-    readonly project: string;
+    /** AppProject name; absent: one project per fleet, named like its Application. */
+    readonly project?: string;
     readonly repoURL: string;
     readonly targetRevision: string;
     readonly path: string;
@@ -184,6 +203,10 @@ const stepRollout = (maxConcurrency: number, timeout: number): ObjectSchema => (
   doc: "batch size and timeout of one stage's rollout",
   defaultEmpty: true,
   fields: {
+    batchTimeoutAction: str(
+      "cgu flavour: what TALM does when a batch of this stage times out (default: rollout.batchTimeoutAction)",
+      { enum: ["Continue", "Abort"] },
+    ),
     maxConcurrency: { type: "integer", doc: "clusters per batch", min: 1, default: maxConcurrency },
     timeout: {
       type: "integer",
@@ -210,6 +233,12 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
         upgradeNamespace: label("namespace of ClusterGroupUpgrades or the ImageBasedGroupUpgrade", {
           default: "default",
         }),
+        ownedNamespaces: {
+          type: "array",
+          doc: "hub namespaces this fleet's Argo CD Application creates and owns",
+          default: [],
+          items: label("namespace"),
+        },
       },
     },
     flavour: str(
@@ -330,6 +359,37 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
         },
       },
     },
+    ibuAnnotations: {
+      type: "map",
+      doc: "annotations for the generated ImageBasedUpgrade (e.g. lca.openshift.io/target-ocp-version-manifest-count)",
+      values: str("annotation value"),
+    },
+    policyDefaults: {
+      type: "object",
+      doc: "severity and evaluation interval of the generated policies (PolicyGenerator's policyDefaults)",
+      defaultEmpty: true,
+      fields: {
+        severity: str("policy severity", {
+          enum: ["low", "medium", "high", "critical"],
+          default: "low",
+        }),
+        evaluationInterval: {
+          type: "object",
+          doc: "how often the ConfigurationPolicy is evaluated",
+          defaultEmpty: true,
+          fields: {
+            compliant: str("interval while compliant, e.g. 10s, 5m, or never", {
+              default: "10s",
+              check: interval,
+            }),
+            noncompliant: str("interval while noncompliant, e.g. 10s, 5m, or never", {
+              default: "10s",
+              check: interval,
+            }),
+          },
+        },
+      },
+    },
     groups: {
       type: "array",
       doc: "cluster groups, upgraded in order",
@@ -402,7 +462,7 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
       defaultEmpty: true,
       fields: {
         namespace: label("Argo CD namespace", { default: "openshift-gitops" }),
-        project: label("AppProject name", { default: "ibu-gitops" }),
+        project: label("AppProject name (default: one per fleet, named like its Application)"),
         repoURL: str("Git repository of the output", {
           default: "https://git.example.com/fleet.git",
           check: v => (v.trim() ? undefined : "must not be empty"),
@@ -464,6 +524,13 @@ export const FLEET_SPEC_SCHEMA: ObjectSchema = {
 };
 
 type Problem = { path: PathSegment[]; message: string };
+
+/** A ConfigurationPolicy evaluation interval: a Go duration such as 10s or 1h30m, or never. */
+function interval(v: string): string | undefined {
+  return v === "never" || /^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$/.test(v)
+    ? undefined
+    : `${JSON.stringify(v)} is not a duration such as 10s, 5m or 1h30m, or never (ConfigurationPolicy evaluationInterval)`;
+}
 
 /** What selects every ManagedCluster on purpose: ACM labels each one `name=<cluster>`. */
 export const SELECT_ALL_HINT =

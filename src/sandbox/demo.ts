@@ -138,7 +138,12 @@ export class Demo {
       kind: "Fleet",
       metadata: { name: "demo" },
       spec: {
-        hub: { policyNamespace: "ztp-group", upgradeNamespace: "ztp-upgrades" },
+        // A bare hub without ZTP's policies app: this fleet owns both namespaces.
+        hub: {
+          policyNamespace: "ztp-group",
+          upgradeNamespace: "ztp-upgrades",
+          ownedNamespaces: ["ztp-group", "ztp-upgrades"],
+        },
         flavour: "cgu",
         policyName: "group-ibu",
         seedImage: { image: this.site.seed, version: TO_VERSION },

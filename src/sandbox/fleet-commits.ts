@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { parse, parseAllDocuments, stringify } from "yaml";
 import type { KubeApi, KubeObject } from "../../addon/shared/kube.js";
 import { loadFleet } from "../fleet/load.js";
-import { previousStages, synthFleet, type OutputFiles } from "../synth.js";
+import { ibguChangeProblems, previousStages, synthFleet, type OutputFiles } from "../synth.js";
 
 /** A fleet file's content, as a plain object (what `yaml` parses a fleet.yaml into). */
 export type FleetDocument = Record<string, unknown> & { spec: Record<string, unknown> };
@@ -49,16 +49,24 @@ export class FleetCommits {
 
   /**
    * Writes `fleet` as fleet.yaml, synthesizes it as `ibu-gitops synth` would (a fleet it
-   * refuses, or a stage move LCA would reject, rejects with the problems), applies every object in sync-wave order and prunes what the previous commit had
+   * refuses, a stage move LCA would reject or an IBGU change TALM refuses, rejects with the problems), applies every object in sync-wave order and prunes what the previous commit had
    * and this one lacks, latest wave first. Rejects with every object the hub refused.
    */
   async commit(fleet: FleetDocument, message: string): Promise<Commit> {
     writeFileSync(this.fleetFile, stringify(fleet));
-    // As `ibu-gitops synth` does: each group's stage move is checked against the last output.
+    // As `ibu-gitops synth` does: each group's stage move and each IBGU change is checked
+    // against the last output.
     const before = this.log.at(-1)?.files;
-    const files = synthFleet(
-      loadFleet(this.fleetFile, before ? { previousStages: previousStages(before) } : {}),
+    const loaded = loadFleet(
+      this.fleetFile,
+      before ? { previousStages: previousStages(before) } : {},
     );
+    const files = synthFleet(loaded);
+    const refused = before ? ibguChangeProblems(loaded, before, files) : [];
+    if (refused.length)
+      throw new Error(
+        `commit "${message}": synth refuses:\n  ${refused.map(r => `${r.path.join(".")}: ${r.message}`).join("\n  ")}`,
+      );
     const objects: KubeObject[] = [];
     // What Argo CD renders: the files the fleet folder's kustomization.yaml lists (argocd/ is
     // applied once by hand, outside the app).

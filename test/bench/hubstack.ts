@@ -52,7 +52,11 @@ function fleet(seed: string, stage: string): FleetDocument {
     kind: "Fleet",
     metadata: { name: "bench" },
     spec: {
-      hub: { policyNamespace: "ztp-group", upgradeNamespace: "ztp-upgrades" },
+      hub: {
+        policyNamespace: "ztp-group",
+        upgradeNamespace: "ztp-upgrades",
+        ownedNamespaces: ["ztp-group", "ztp-upgrades"],
+      },
       flavour: "cgu",
       seedImage: { image: seed, version: TO_VERSION },
       groups: [{ name: "all", clusters: SPOKES, stage }],

@@ -81,7 +81,11 @@ function cguFleet(
     kind: "Fleet",
     metadata: { name: "e2e-cgu" },
     spec: {
-      hub: { policyNamespace: POLICIES, upgradeNamespace: UPGRADES },
+      hub: {
+        policyNamespace: POLICIES,
+        upgradeNamespace: UPGRADES,
+        ownedNamespaces: [POLICIES, UPGRADES],
+      },
       flavour: "cgu",
       policyName: "group-ibu",
       seedImage: { image: site.seed, version: TO_VERSION },
@@ -409,7 +413,11 @@ describe("ibgu flavour on the real hub stack", () => {
       kind: "Fleet",
       metadata: { name: "e2e-ibgu" },
       spec: {
-        hub: { policyNamespace: "ztp-group-ibgu", upgradeNamespace: IBGU_NS },
+        hub: {
+          policyNamespace: "ztp-group-ibgu",
+          upgradeNamespace: IBGU_NS,
+          ownedNamespaces: ["ztp-group-ibgu", IBGU_NS],
+        },
         flavour: "ibgu",
         seedImage: { image: site.seed, version: TO_VERSION },
         oadp: { content: [] },

@@ -246,10 +246,15 @@ describe("the generated addon", () => {
     ]);
   });
 
-  it("syncs CRDs and ClusterRoles before the configuration, and the ClusterManagementAddOn last", () => {
+  it("syncs CRDs and ClusterRoles before the configuration, the ClusterManagementAddOn after it, and the hub Deployment in the last wave", () => {
     const cma = wave(find(hub, "ClusterManagementAddOn"));
-    for (const o of hub.filter(x => x.kind !== "ClusterManagementAddOn"))
+    // A Deployment still rolling out is Progressing: Argo CD would hold every later wave.
+    const deployment = wave(find(hub, "Deployment"));
+    for (const o of hub.filter(x => wave(x) !== deployment && x.kind !== "ClusterManagementAddOn"))
       expect(wave(o), `${o.kind} ${o.metadata.name}`).toBeLessThan(cma);
+    expect(cma).toBeLessThan(deployment);
+    for (const o of hub)
+      expect(wave(o), `${o.kind} ${o.metadata.name}`).toBeLessThanOrEqual(deployment);
     expect(wave(find(hub, "CustomResourceDefinition"))).toBeLessThan(
       wave(find(hub, "ClusterRole")),
     );

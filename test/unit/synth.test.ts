@@ -7,6 +7,7 @@ import { scratchDir } from "../support/scratch.js";
 import { loadFleet, parseFleet } from "../../src/fleet/load.js";
 import { ALLOWED_IBGU_PLANS, ibguPlanProblem } from "../../src/fleet/stages.js";
 import { synthFleet, type OutputFiles } from "../../src/synth.js";
+import { HEALTH_ASSESSED_KINDS } from "../../src/constructs/output.js";
 
 type Obj = {
   apiVersion: string;
@@ -196,14 +197,18 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
     }
   });
 
-  it("orders sync waves: namespaces, then configuration, policies, upgrades", () => {
-    const wave = (kind: string): number =>
-      Number(
-        all.find(o => o.kind === kind)?.metadata.annotations?.["argocd.argoproj.io/sync-wave"],
-      );
-    expect(wave("Namespace")).toBeLessThan(wave("ConfigMap"));
-    expect(wave("ConfigMap")).toBeLessThan(wave("Policy"));
-    expect(wave("Policy")).toBeLessThan(wave("ClusterGroupUpgrade"));
+  it("orders sync waves: namespaces, then configuration, placement, and everything with a health last", () => {
+    const wave = (o: Obj): number =>
+      Number(o.metadata.annotations?.["argocd.argoproj.io/sync-wave"] ?? 0);
+    const waveOf = (kind: string): number => wave(all.find(o => o.kind === kind)!);
+    expect(waveOf("Namespace")).toBeLessThan(waveOf("ConfigMap"));
+    expect(waveOf("ConfigMap")).toBeLessThan(waveOf("Placement"));
+    // Argo CD waits for every earlier wave to be Healthy and never for the last one: a
+    // NonCompliant inform Policy (Degraded) or a Deployment rolling out must hold back nothing.
+    const last = Math.max(...all.map(wave));
+    for (const o of all.filter(x => HEALTH_ASSESSED_KINDS.has(x.kind)))
+      expect(wave(o), `${o.kind} ${o.metadata.name}`).toBe(last);
+    expect(waveOf("Policy")).toBe(waveOf("ClusterGroupUpgrade"));
   });
 
   it("lists every manifest in kustomization.yaml, and keeps the Argo CD bootstrap apart", () => {
@@ -224,7 +229,7 @@ describe("the cgu flavour (examples/fleet.yaml)", () => {
       "upgrades/canary.yaml",
       "upgrades/wave-1.yaml",
     ]);
-    const project = byName(objects(files, "argocd/argocd.yaml"), "AppProject", "ibu-gitops");
+    const project = byName(objects(files, "argocd/argocd.yaml"), "AppProject", "ibu-gitops-du-sno");
     const kinds = [
       ...project.spec.clusterResourceWhitelist,
       ...project.spec.namespaceResourceWhitelist,

@@ -8,7 +8,7 @@ import { scratchDir } from "../../support/scratch.js";
 import { formatProblem, type FleetProblem } from "../../../src/fleet/errors.js";
 import { parseFleet } from "../../../src/fleet/load.js";
 import { fleetFiles } from "../../../src/cli/fleet-files.js";
-import { runValidate } from "../../../src/cli/validate.js";
+import { runValidate } from "../../../src/cli/synth.js";
 import { synthFleet } from "../../../src/synth.js";
 import { BASE, problems as problemsOf } from "./fleet-text.js";
 
@@ -352,7 +352,7 @@ describe("ibu-gitops validate", () => {
     const out: string[] = [];
     expect(
       runValidate(
-        { files: [dir], output: "table" },
+        { files: [dir], out: join(dir, "policies"), output: "table" },
         s => out.push(s),
         () => undefined,
       ),

@@ -11,7 +11,11 @@ import { BASE, problems } from "./fleet-text.js";
 describe("a valid fleet", () => {
   it("loads with ZTP's defaults filled in", () => {
     const fleet = parseFleet(BASE, "fleet.yaml");
-    expect(fleet.spec.hub).toEqual({ policyNamespace: "ztp-group", upgradeNamespace: "default" });
+    expect(fleet.spec.hub).toEqual({
+      policyNamespace: "ztp-group",
+      upgradeNamespace: "default",
+      ownedNamespaces: [],
+    });
     expect(fleet.spec.flavour).toBe("cgu");
     expect(fleet.spec.policyName).toBe("group-ibu");
     expect(fleet.spec.oadp).toEqual({
