@@ -11,13 +11,12 @@ import {
   rmSync,
   statSync,
 } from "node:fs";
-import { get as httpGet } from "node:http";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { packageRoot } from "../package-root.js";
 import { TinyCa } from "./certs.js";
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from "./controlplane-build.js";
-import { ManagedProcess, freePort, sleep } from "./process.js";
+import { ManagedProcess, freePort, httpOk, sleep } from "./process.js";
 import { TestCluster, type ClusterInfo, writeKubeconfig } from "./cluster.js";
 
 // reaper.sh is not compiled: from the package root, so dist/ finds it too.
@@ -428,17 +427,6 @@ export class ControlPlane {
 
 function portTaken(p: ManagedProcess): boolean {
   return /address already in use|bind: address/i.test(p.logTail(50));
-}
-
-function httpOk(url: string): Promise<boolean> {
-  return new Promise(resolve => {
-    const req = httpGet(url, res => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on("error", () => resolve(false));
-    req.setTimeout(2000, () => req.destroy());
-  });
 }
 
 async function waitGone(pid: number): Promise<void> {

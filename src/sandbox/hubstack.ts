@@ -2,13 +2,12 @@
 // placement controller and addon-manager, the PlacementRule controller and TALM on the hub; per
 // spoke the governance framework addon, config-policy-controller and OCM's work agent. What the
 // generator writes is then carried out by the controllers that consume it on a real hub.
-import { get as httpGet } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
 import type { ControlPlane } from "./controlplane.js";
 import { ensureHubStackBinaries, type HubStackBinaries } from "./hubstack-build.js";
-import { freePort, type ManagedProcess } from "./process.js";
+import { freePort, httpOk, type ManagedProcess } from "./process.js";
 
 /** The namespace OCM's hub controllers run in (`--namespace`). */
 export const OCM_HUB_NAMESPACE = "open-cluster-management-hub";
@@ -319,17 +318,6 @@ export async function registerManagedCluster(
       ],
       version: { kubernetes: "v1.34.0" },
     },
-  });
-}
-
-function httpOk(url: string): Promise<boolean> {
-  return new Promise(resolve => {
-    const req = httpGet(url, res => {
-      res.resume();
-      resolve(res.statusCode === 200);
-    });
-    req.on("error", () => resolve(false));
-    req.setTimeout(2000, () => req.destroy());
   });
 }
 

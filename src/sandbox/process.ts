@@ -2,6 +2,7 @@
 // the log's last lines) when the process exits early, and stop with SIGTERM then SIGKILL.
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
+import { get as httpGet } from "node:http";
 import { createServer } from "node:net";
 
 export class ManagedProcess {
@@ -98,6 +99,18 @@ export class ManagedProcess {
     await this.exitPromise;
     clearTimeout(timer);
   }
+}
+
+/** True when a plain-HTTP GET of `url` answers 200 within 2 s (readiness of a local process). */
+export function httpOk(url: string): Promise<boolean> {
+  return new Promise(resolve => {
+    const req = httpGet(url, res => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("error", () => resolve(false));
+    req.setTimeout(2000, () => req.destroy());
+  });
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -6,6 +6,66 @@ import type { KubeObject } from "./cluster.js";
 const NS = "ibu-samples";
 
 export const THIRD_PARTY_SAMPLES: readonly KubeObject[] = [
+  // Kinds the real hub stack's controllers watch (src/sandbox/hubstack.ts).
+  {
+    apiVersion: "cluster.open-cluster-management.io/v1alpha1",
+    kind: "ClusterClaim",
+    metadata: { name: "id.k8s.io" },
+    spec: { value: "sno-1" },
+  },
+  {
+    apiVersion: "cluster.open-cluster-management.io/v1alpha1",
+    kind: "AddOnPlacementScore",
+    metadata: { name: "ibu-score", namespace: NS },
+  },
+  {
+    apiVersion: "work.open-cluster-management.io/v1",
+    kind: "AppliedManifestWork",
+    metadata: { name: "hub-hash-ibu-gitops" },
+    spec: { hubHash: "hub-hash", manifestWorkName: "ibu-gitops" },
+  },
+  {
+    apiVersion: "policy.open-cluster-management.io/v1beta1",
+    kind: "PolicyAutomation",
+    metadata: { name: "ibu-automation", namespace: NS },
+    spec: {
+      policyRef: "group-ibu-prep-stage-policy",
+      mode: "disabled",
+      automationDef: { name: "ibu-job", secret: "aap-credential" },
+    },
+  },
+  {
+    apiVersion: "apps.open-cluster-management.io/v1",
+    kind: "PlacementRule",
+    metadata: { name: "ibu-batch", namespace: NS },
+    spec: { clusterSelector: { matchLabels: { "group-du-sno": "" } } },
+  },
+  {
+    apiVersion: "view.open-cluster-management.io/v1beta1",
+    kind: "ManagedClusterView",
+    metadata: { name: "ibu-view", namespace: NS },
+    spec: { scope: { resource: "configmaps", name: "oadp-cm", namespace: "openshift-adp" } },
+  },
+  {
+    apiVersion: "action.open-cluster-management.io/v1beta1",
+    kind: "ManagedClusterAction",
+    metadata: { name: "ibu-action", namespace: NS },
+    spec: {
+      actionType: "Delete",
+      kube: { resource: "configmap", name: "oadp-cm", namespace: "openshift-adp" },
+    },
+  },
+  {
+    apiVersion: "policy.open-cluster-management.io/v1beta1",
+    kind: "OperatorPolicy",
+    metadata: { name: "ibu-operator", namespace: NS },
+    spec: {
+      remediationAction: "inform",
+      complianceType: "musthave",
+      subscription: { name: "lifecycle-agent", namespace: "openshift-lifecycle-agent" },
+      upgradeApproval: "None",
+    },
+  },
   {
     apiVersion: "cluster.open-cluster-management.io/v1",
     kind: "ManagedCluster",
