@@ -87,7 +87,8 @@ export class IbuFleet extends Construct {
       this.spec.flavour === "cgu"
         ? this.spec.hub.policyNamespace
         : this.spec.oadp.configMap.namespace;
-    this.configMap("OadpConfigMap", this.spec.oadp.configMap.name, ns, data);
+    if (this.hasOadpContent)
+      this.configMap("OadpConfigMap", this.spec.oadp.configMap.name, ns, data);
     const extra = this.extraManifestsData();
     if (extra)
       this.configMap(
@@ -149,6 +150,26 @@ export class IbuFleet extends Construct {
     return a;
   }
 
+  /**
+   * Whether the fleet ships OADP content. With `oadp.content: []` there is no oadp ConfigMap,
+   * no oadpContent in the IBU and, in the cgu flavour, no oadp-cm policy unless extra manifests
+   * need it: LCA's Prep fails an IBU whose OADP ConfigMaps hold no Backup/Restore pair
+   * (lifecycle-agent internal/backuprestore, "Both backup and restore CRs should be specified"),
+   * while an IBU without oadpContent skips the OADP checks.
+   */
+  private get hasOadpContent(): boolean {
+    return this.spec.oadp.content.length > 0;
+  }
+
+  private oadpContent(): Array<{ name: string; namespace: string }> | undefined {
+    return this.hasOadpContent ? [this.spec.oadp.configMap] : undefined;
+  }
+
+  /** The cgu flavour's oadp-cm policy exists: it copies the OADP or extra-manifest ConfigMaps. */
+  private get hasOadpCmPolicy(): boolean {
+    return this.hasOadpContent || this.spec.catalogSources.length > 0;
+  }
+
   private ibu(stage: string, extra: object = {}): KubeObject {
     const [obj] = this.templates.render("ImageBasedUpgrade", { stage, ...extra });
     return obj as KubeObject;
@@ -159,7 +180,7 @@ export class IbuFleet extends Construct {
     return this.ibu("Prep", {
       annotations: Object.keys(annotations).length ? annotations : undefined,
       seedImage: this.spec.seedImage,
-      oadpContent: [this.spec.oadp.configMap],
+      oadpContent: this.oadpContent(),
       extraManifests: this.extraManifestsRefs(),
       autoRollback: this.spec.autoRollback,
       status,
@@ -182,9 +203,9 @@ export class IbuFleet extends Construct {
       ...this.spec.oadp.configMap,
       dataTemplate: `{{hub copyConfigMapData "${ns}" "${this.spec.oadp.configMap.name}" hub}}`,
     })[0] as KubeObject;
-    const oadpTemplates: ObjectTemplate[] = [
-      { complianceType: "mustonlyhave", objectDefinition: oadpCopy },
-    ];
+    const oadpTemplates: ObjectTemplate[] = this.hasOadpContent
+      ? [{ complianceType: "mustonlyhave", objectDefinition: oadpCopy }]
+      : [];
     if (this.spec.catalogSources.length) {
       const extraCopy = this.templates.render("ConfigMap", {
         name: EXTRA_MANIFESTS_CM,
@@ -193,7 +214,7 @@ export class IbuFleet extends Construct {
       })[0] as KubeObject;
       oadpTemplates.push({ complianceType: "mustonlyhave", objectDefinition: extraCopy });
     }
-    policy("OadpCmPolicy", n.oadpCm, oadpTemplates);
+    if (oadpTemplates.length) policy("OadpCmPolicy", n.oadpCm, oadpTemplates);
     // Unlike ZTP, the Prep check does not pin the condition message: LCA writes a different
     // message when extra manifests only warn, which would keep the policy NonCompliant forever.
     policy("PrepPolicy", n.prep, [
@@ -232,7 +253,13 @@ export class IbuFleet extends Construct {
         }),
       },
     ]);
-    this.place([n.oadpCm, n.prep, n.upgrade, n.finalize, n.rollback]);
+    this.place([
+      ...(oadpTemplates.length ? [n.oadpCm] : []),
+      n.prep,
+      n.upgrade,
+      n.finalize,
+      n.rollback,
+    ]);
   }
 
   /** Placements and bindings for the policies, and the cluster-set binding they need. */
@@ -320,7 +347,7 @@ export class IbuFleet extends Construct {
         ...(g.clusters.length ? { clusters: [...g.clusters] } : {}),
         ...(g.selector ? { clusterLabelSelectors: [g.selector] } : {}),
         ...(after ? { blockingCRs: [{ name: after, namespace }] } : {}),
-        managedPolicies: cguPolicies(step, this.names),
+        managedPolicies: cguPolicies(step, this.names, this.hasOadpCmPolicy),
         enable: true,
         batchTimeoutAction: rollout.batchTimeoutAction ?? this.spec.rollout.batchTimeoutAction,
         remediationStrategy: {
@@ -373,7 +400,7 @@ export class IbuFleet extends Construct {
         clusterLabelSelectors: [requireSelector(g)],
         ibuSpec: {
           seedImageRef: spec.seedImage,
-          oadpContent: [spec.oadp.configMap],
+          ...(this.hasOadpContent ? { oadpContent: [spec.oadp.configMap] } : {}),
           ...(this.extraManifestsRefs().length
             ? { extraManifests: this.extraManifestsRefs() }
             : {}),

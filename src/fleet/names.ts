@@ -45,11 +45,14 @@ export const LABEL_VALUE_MAX = 63;
  */
 export const TALM_BATCH_NAME_OVERHEAD = "-".length + "-placement".length + "-".length + 5;
 
-/** The managed policies of a stage step's CGU, in TALM's order (oadp-cm before prep, ZTP's). */
-export function cguPolicies(step: StageStep, names: PolicyNames): string[] {
+/**
+ * The managed policies of a stage step's CGU, in TALM's order (oadp-cm before prep, ZTP's).
+ * `oadpCm` false: the fleet has no oadp-cm policy (no OADP content, no extra manifests).
+ */
+export function cguPolicies(step: StageStep, names: PolicyNames, oadpCm = true): string[] {
   switch (step) {
     case "prep":
-      return [names.oadpCm, names.prep];
+      return oadpCm ? [names.oadpCm, names.prep] : [names.prep];
     case "upgrade":
       return [names.upgrade];
     case "finalize":

@@ -335,3 +335,64 @@ describe("templates", () => {
     );
   });
 });
+
+describe("a fleet without OADP content (oadp.content: [])", () => {
+  // LCA fails Prep on an OADP ConfigMap without a Backup/Restore pair; with no content the IBU
+  // must name none, and nothing may copy an empty ConfigMap.
+  const without = (flavour: string, more = ""): Obj[] =>
+    objects(
+      synthFleet(
+        parseFleet(
+          `${SMALL_FLEET}  flavour: ${flavour}\n  oadp: {content: []}\n${more}`.replace(
+            "groups: [{name: g, clusters: [c1], stage: Prep}]",
+            flavour === "ibgu"
+              ? "groups: [{name: g, selector: {matchLabels: {g: a}}, stage: Prep}]"
+              : "groups: [{name: g, clusters: [c1], stage: Prep}]",
+          ),
+          "fleet.yaml",
+        ),
+      ),
+    );
+
+  it("cgu: no oadp ConfigMap, no oadp-cm policy, an IBU without oadpContent, prep CGU on the prep policy alone", () => {
+    const all = without("cgu");
+    expect(all.filter(o => o.kind === "ConfigMap")).toEqual([]);
+    expect(all.filter(o => o.kind === "Policy").map(p => p.metadata.name)).not.toContain(
+      "group-ibu-oadp-cm-policy",
+    );
+    expect(all.filter(o => o.kind === "Placement").map(p => p.metadata.name)).not.toContain(
+      "group-ibu-oadp-cm-placement",
+    );
+    const ibu = configPolicy(byName(all, "Policy", "group-ibu-prep-stage-policy")).spec[
+      "object-templates"
+    ][0].objectDefinition;
+    expect(ibu.spec.oadpContent).toBeUndefined();
+    expect(ibu.spec.seedImageRef.version).toBe("4.18.1");
+    const cgus = all.filter(o => o.kind === "ClusterGroupUpgrade");
+    expect(cgus.map(c => c.spec.managedPolicies as string[])).toEqual([["group-ibu-prep-stage-policy"]]);
+  });
+
+  it("cgu with catalog sources: the oadp-cm policy stays, copying the extra manifests only", () => {
+    const all = without(
+      "cgu",
+      "  catalogSources: [{name: redhat-operators, image: r/index:v4.18}]\n",
+    );
+    const copies = configPolicy(byName(all, "Policy", "group-ibu-oadp-cm-policy")).spec[
+      "object-templates"
+    ].map((t: { objectDefinition: Obj }) => t.objectDefinition.metadata.name);
+    expect(copies).not.toContain("oadp-cm");
+    expect(copies).toHaveLength(1);
+    expect(all.find(o => o.kind === "ClusterGroupUpgrade")?.spec.managedPolicies).toEqual([
+      "group-ibu-oadp-cm-policy",
+      "group-ibu-prep-stage-policy",
+    ]);
+  });
+
+  it("ibgu: no oadp ConfigMap on the hub and no oadpContent in ibuSpec", () => {
+    const all = without("ibgu");
+    expect(all.filter(o => o.kind === "ConfigMap")).toEqual([]);
+    const ibgu = all.find(o => o.kind === "ImageBasedGroupUpgrade")!;
+    expect(ibgu.spec.ibuSpec.oadpContent).toBeUndefined();
+    expect(ibgu.spec.ibuSpec.seedImageRef.version).toBe("4.18.1");
+  });
+});
