@@ -3,15 +3,26 @@
 // with `go build` from the pinned wrapper modules in src/sandbox/go/, into a versioned cache
 // outside the repo, and rebuilt only when the pins change. KUBEBUILDER_ASSETS overrides it all.
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { packageRoot } from "../package-root.js";
 import { runGo } from "./go.js";
 
-// From the package root, so the compiled CLI in dist/ finds the wrappers too (they are not compiled).
-const WRAPPERS = join(packageRoot(), "src", "sandbox", "go");
+/**
+ * The wrapper modules (src/sandbox/go/<name>): pinned go.mod/go.sum, sometimes a main. From the
+ * package root, so the compiled CLI in dist/ finds them too (they are not compiled).
+ */
+export const WRAPPERS = join(packageRoot(), "src", "sandbox", "go");
 export const BINARY_NAMES = [
   "kube-apiserver",
   "etcd",
@@ -57,7 +68,11 @@ export function requiredVersion(wrapper: string, module: string, wrappers = WRAP
 export function recipeDigest(recipe: readonly BuildStep[], wrappers = WRAPPERS): string {
   const h = createHash("sha256");
   for (const w of [...new Set(recipe.map(r => r.wrapper))].sort()) {
-    for (const f of ["go.mod", "go.sum"])
+    // A wrapper's own Go files (a main package) are part of what is built.
+    const goFiles = readdirSync(join(wrappers, w))
+      .filter(f => f.endsWith(".go"))
+      .sort();
+    for (const f of ["go.mod", "go.sum", ...goFiles])
       h.update(`${w}/${f}`).update(readFileSync(join(wrappers, w, f)));
   }
   h.update(JSON.stringify(recipe));

@@ -62,7 +62,8 @@ export const HUB_STACK_PARTS = [
     out: "placementrule",
     wrapper: "placementrule",
     module: "open-cluster-management.io/multicloud-operators-subscription",
-    pkg: "open-cluster-management.io/multicloud-operators-subscription/cmd/placementrule",
+    // The wrapper's own main.go: upstream's cmd/placementrule with its metrics address settable.
+    pkg: ".",
   },
   {
     out: "talm",

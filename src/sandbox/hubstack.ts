@@ -126,13 +126,16 @@ export class HubStack {
         `--namespace=${OCM_HUB_NAMESPACE}`,
       ]),
       this.ocm("addon", ["manager", `--kubeconfig=${hub}`, `--namespace=${OCM_HUB_NAMESPACE}`]),
-      // Its metrics address is hard-coded to 0.0.0.0:8383: one PlacementRule controller per machine.
-      this.run("placementrule", "placementrule", env(), () =>
-        Promise.resolve({
+      // Upstream hard-codes its metrics address to 0.0.0.0:8383; our wrapper's main
+      // (src/sandbox/go/placementrule/main.go) takes it from the environment instead.
+      this.run("placementrule", "placementrule", env(), async () => {
+        const port = await freePort();
+        return {
           args: [`--kubeconfig=${hub}`],
-          ready: () => httpOk("http://127.0.0.1:8383/metrics"),
-        }),
-      ),
+          env: { PLACEMENTRULE_METRICS_BIND_ADDRESS: `127.0.0.1:${port}` },
+          ready: () => httpOk(`http://127.0.0.1:${port}/metrics`),
+        };
+      }),
       this.controllerRuntime(
         "talm",
         [],
@@ -239,18 +242,22 @@ export class HubStack {
     name: string,
     bin: Parameters<HubStackBinaries["path"]>[0],
     env: NodeJS.ProcessEnv,
-    launch: () => Promise<{ args: string[]; ready: () => Promise<boolean> }>,
+    launch: () => Promise<{
+      args: string[];
+      env?: NodeJS.ProcessEnv;
+      ready: () => Promise<boolean>;
+    }>,
   ): Promise<void> {
     const started = Date.now();
     for (let attempt = 1; ; attempt++) {
-      const { args, ready } = await launch();
+      const { args, env: more, ready } = await launch();
       try {
         const process = await this.opts.cp.startProcess({
           name,
           logName: name.replace(/\//g, "-"),
           command: this.binaries.path(bin),
           args,
-          env,
+          env: { ...env, ...more },
           ready: () => ready(),
           timeoutMs: 120_000,
         });

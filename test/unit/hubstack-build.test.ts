@@ -1,6 +1,6 @@
 // The hub stack's build step: pins read from the wrapper modules, a cache key that follows
 // them, and errors that say what is missing.
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -11,6 +11,7 @@ import {
   hubStackPins,
   hubStackRecipe,
 } from "../../src/sandbox/hubstack-build.js";
+import { WRAPPERS, recipeDigest } from "../../src/sandbox/controlplane-build.js";
 
 describe("the hub-stack build step", () => {
   const saved = { ...process.env };
@@ -35,8 +36,26 @@ describe("the hub-stack build step", () => {
     expect(new Set(recipe.map(r => r.out)).size).toBe(recipe.length);
     for (const step of recipe) {
       const part = HUB_STACK_PARTS.find(p => p.out === step.out)!;
-      expect(step.args.at(-1)?.startsWith(part.module)).toBe(true);
+      if (step.args.at(-1) === ".") {
+        // The wrapper's own main: it must run the pinned module's package.
+        const main = readFileSync(join(WRAPPERS, part.wrapper, "main.go"), "utf8");
+        expect(main).toContain(`"${part.module}/`);
+      } else expect(step.args.at(-1)?.startsWith(part.module)).toBe(true);
     }
+  });
+
+  it("keys the cache on a wrapper's own Go files too", () => {
+    const wrappers = join(scratch, "go");
+    mkdirSync(join(wrappers, "w"), { recursive: true });
+    writeFileSync(join(wrappers, "w", "go.mod"), "module x\n");
+    writeFileSync(join(wrappers, "w", "go.sum"), "");
+    const recipe = [{ wrapper: "w", out: "x", args: ["."] }];
+    const before = recipeDigest(recipe, wrappers);
+    writeFileSync(join(wrappers, "w", "main.go"), "package main\n");
+    const withMain = recipeDigest(recipe, wrappers);
+    expect(withMain).not.toBe(before);
+    writeFileSync(join(wrappers, "w", "main.go"), "package main\n\nfunc main() {}\n");
+    expect(recipeDigest(recipe, wrappers)).not.toBe(withMain);
   });
 
   it("keys the cache on the recipe: a changed flag is another folder", () => {
