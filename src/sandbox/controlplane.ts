@@ -21,7 +21,9 @@ import { TestCluster, type ClusterInfo, writeKubeconfig } from "./cluster.js";
 
 // reaper.sh is not compiled: from the package root, so dist/ finds it too.
 const HERE = join(packageRoot(), "src", "sandbox");
-const START_TIMEOUT_MS = Number(process.env.IBU_GITOPS_CONTROLPLANE_START_TIMEOUT_MS ?? 60_000);
+// How long one apiserver or etcd may take to answer. Generous: at load 20 on 2 cores an apiserver
+// took over 60 s, and waiting longer costs nothing when it is healthy.
+const START_TIMEOUT_MS = Number(process.env.IBU_GITOPS_CONTROLPLANE_START_TIMEOUT_MS ?? 180_000);
 const PORT_ATTEMPTS = 5;
 
 /** Everything a test worker needs to reach the clusters; plain data, passed between processes. */
