@@ -25,7 +25,8 @@ export default defineConfig({
         },
       },
       {
-        // The whole product end to end (`ibu-gitops demo`), which starts its own control planes.
+        // The whole product end to end, each file on its own control planes: `ibu-gitops demo`, and
+        // rollouts through the real hub stack (governance, OCM, TALM; hub-stack.test.ts).
         test: {
           name: "e2e",
           include: ["test/e2e/**/*.test.ts"],

@@ -7,6 +7,13 @@
 // IBGUs `ibu-gitops.dev/group: <group>`.
 
 export const GROUP_LABEL = "ibu-gitops.dev/group";
+/**
+ * The seed version a generated CGU upgrades to (a CGU names only policies). The hub needs it once
+ * the finalize policy's mustonlyhave has dropped `seedImageRef` from the IBU: without it a
+ * finalized cluster has no target and never counts as done. An annotation, as a version such as
+ * `4.18.1+build.7` is not a label value.
+ */
+export const TARGET_VERSION_ANNOTATION = "ibu-gitops.dev/target-version";
 export const IBGU_LABEL = "ibgu";
 
 export interface LabelSelectorRequirement {
@@ -118,7 +125,10 @@ export interface UpgradeObject {
   readonly currentBatch?: number;
   readonly progressing: boolean;
   readonly created: string;
-  /** An IBGU's seed version (`spec.ibuSpec.seedImageRef.version`): its clusters' target. */
+  /**
+   * The clusters' target: an IBGU's `spec.ibuSpec.seedImageRef.version`, or a generated CGU's
+   * TARGET_VERSION_ANNOTATION.
+   */
   readonly targetVersion?: string;
 }
 
@@ -128,6 +138,7 @@ interface RawUpgrade {
     name?: string;
     namespace?: string;
     labels?: Record<string, string>;
+    annotations?: Record<string, string>;
     creationTimestamp?: string;
   };
   spec?: {
@@ -152,6 +163,8 @@ export function toUpgradeObject(raw: unknown): UpgradeObject | undefined {
   const group = labels[GROUP_LABEL];
   const ibgu = kind === "ClusterGroupUpgrade" ? labels[IBGU_LABEL] : undefined;
   if (!group && !ibgu) return undefined;
+  const targetVersion =
+    o.spec?.ibuSpec?.seedImageRef?.version ?? o.metadata?.annotations?.[TARGET_VERSION_ANNOTATION];
   const batches = new Map<string, number>();
   (o.status?.remediationPlan ?? []).forEach((batch, i) => {
     for (const c of batch ?? []) if (!batches.has(c)) batches.set(c, i + 1);
@@ -173,9 +186,7 @@ export function toUpgradeObject(raw: unknown): UpgradeObject | undefined {
       c => c.type === "Progressing" && c.status === "True",
     ),
     created: o.metadata?.creationTimestamp ?? "",
-    ...(o.spec?.ibuSpec?.seedImageRef?.version
-      ? { targetVersion: o.spec.ibuSpec.seedImageRef.version }
-      : {}),
+    ...(targetVersion ? { targetVersion } : {}),
   };
 }
 

@@ -6,7 +6,7 @@ import { renderStatus } from "./status.js";
 
 export interface DemoArgs {
   readonly spokes: string;
-  /** "stage" (`ibu-gitops stage` runs, the default) or "gitops" (commits through the hub stack). */
+  /** "gitops" (commits through the hub stack, the default) or "stage" (`ibu-gitops stage` runs). */
   readonly driver: "gitops" | "stage";
   readonly exitWhenDone: boolean;
   readonly listen?: string;

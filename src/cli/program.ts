@@ -347,16 +347,16 @@ export function program(exit: { code: number }): Command {
 
   p.command("demo")
     .description(
-      "the whole system on this machine: hub and spokes (real apiservers), a seed registry, agents, the hub controller and dashboard (with --driver gitops: the real hub stack, the fleet rolled out as commits); Ctrl-C stops everything",
+      "the whole system on this machine: hub and spokes (real apiservers), the real hub stack (ACM governance, OCM, TALM), a seed registry, agents, the hub controller and dashboard; the fleet rolled out as commits (--driver stage: with `ibu-gitops stage`, no hub stack); Ctrl-C stops everything",
     )
     .option("--spokes <n>", "number of spokes", "2")
     .addOption(
       new Option(
         "--driver <driver>",
-        "stage: `ibu-gitops stage` runs against the spokes; gitops: commits of the fleet file through the real hub stack (TALM, ACM governance, OCM)",
+        "gitops: commits of the fleet file through the real hub stack (TALM, ACM governance, OCM); stage: `ibu-gitops stage` runs against the spokes",
       )
         .choices(["gitops", "stage"])
-        .default("stage"),
+        .default("gitops"),
     )
     .option("--exit-when-done", "stop everything once the walk is done")
     .option("--listen <host:port>", "the dashboard's address (default 127.0.0.1:0)")

@@ -10,6 +10,7 @@ import type {
   LabelSelector,
   StageStep,
 } from "../fleet/model.js";
+import { TARGET_VERSION_ANNOTATION } from "../../addon/hub/groups.js";
 import { cguName, cguPolicies, ibguName, policyNames, type PolicyNames } from "../fleet/names.js";
 import { CGU_STEPS, ibguPlans, stepOfAction, type IbguPlan } from "../fleet/stages.js";
 import type { OadpData } from "../render/oadp.js";
@@ -341,7 +342,10 @@ export class IbuFleet extends Construct {
         name,
         namespace,
         labels: groupLabels(g, stageLabel(g.stage)),
-        ...(after ? { annotations: BLOCKING_ANNOTATIONS } : {}),
+        annotations: {
+          [TARGET_VERSION_ANNOTATION]: this.spec.seedImage.version,
+          ...(after ? BLOCKING_ANNOTATIONS : {}),
+        },
       },
       spec: {
         ...(g.clusters.length ? { clusters: [...g.clusters] } : {}),

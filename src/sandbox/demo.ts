@@ -1,10 +1,9 @@
 // `ibu-gitops demo`: the whole system on this machine (a SandboxSite: a hub and N spokes, a
 // registry with a seed built on the fly, an agent per spoke, the hub controller and dashboard).
-// Driver "gitops" runs the real hub stack and rolls the fleet out as users do: each step is an
-// edit of the fleet file, `synth`, and a sync of the output to the hub, where TALM and the
-// governance framework carry it to the spokes. Driver "stage" (the default until the gitops walk
-// has an e2e test of its own) walks the spokes with `ibu-gitops stage`, the documented manual
-// way, without the hub stack. Both show a cancel and a rollback. stop() stops everything.
+// Driver "gitops" (the default) runs the real hub stack and rolls the fleet out as users do: each
+// step is an edit of the fleet file, `synth`, and a sync of the output to the hub, where TALM and
+// the governance framework carry it to the spokes. Driver "stage" walks the spokes with
+// `ibu-gitops stage`, the documented manual way, without the hub stack. Both show a cancel and a rollback. stop() stops everything.
 import { join } from "node:path";
 import type { ClusterSummary, FleetSummary } from "../../addon/hub/fleet.js";
 import type { KubeObject } from "../../addon/shared/kube.js";
@@ -25,7 +24,7 @@ export type DemoDriver = "gitops" | "stage";
 
 export interface DemoOptions {
   readonly spokes: number;
-  /** @default "stage" */
+  /** @default "gitops" */
   readonly driver?: DemoDriver;
   /** Lines for the user. */
   readonly say: (line: string) => void;
@@ -62,7 +61,7 @@ export class Demo {
   constructor(private readonly opts: DemoOptions) {
     if (!Number.isInteger(opts.spokes) || opts.spokes < 1 || opts.spokes > 20)
       throw new Error(`--spokes must be a whole number from 1 to 20, not ${opts.spokes}`);
-    this.driver = opts.driver ?? "stage";
+    this.driver = opts.driver ?? "gitops";
     this.site = new SandboxSite({
       spokes: this.spokeNames,
       hubStack: this.driver === "gitops",

@@ -34,6 +34,9 @@ it("ibu-gitops demo --spokes 2 --exit-when-done upgrades every spoke and leaves 
     expect(code, out).toBe(0);
     expect(out).toContain("-- cancel on spoke-1");
     expect(out).toContain("-- rollback on spoke-2");
+    // The gitops driver: every step a commit, carried out by TALM's CGUs on the real hub stack.
+    expect(out).toContain('$ git commit -m "canary: Upgrade"');
+    expect(out).toMatch(/CGU wave-1-rbk-\w+: Completed \(spoke-2 complete\)/);
     expect(out).toMatch(/dashboard: http:\/\/127\.0\.0\.1:\d+\/#token=/);
 
     const result = JSON.parse(readFileSync(resultFile, "utf8")) as DemoResult;
@@ -53,14 +56,19 @@ it("ibu-gitops demo --spokes 2 --exit-when-done upgrades every spoke and leaves 
       byStageState: Record<string, Record<string, number>>;
       autoImportDisabled: number;
       byGroup: Record<string, { total: number }>;
+      done: number;
     };
     expect(summary.total).toBe(2);
+    // Done: on the target version (from the CGUs' annotation) and finalized.
+    expect(summary.done).toBe(2);
     expect(summary.byStageState).toEqual({ Idle: { Idle: 2 } });
     expect(summary.autoImportDisabled).toBe(0);
     expect(Object.keys(summary.byGroup).sort()).toEqual(["canary", "wave-1"]);
 
     // Nothing survives: processes, folders, mounts.
-    expect(result.pids.length).toBeGreaterThanOrEqual(5); // etcd, 3 apiservers, watchdog, registry
+    // etcd, 3 apiservers and controller-managers, the registry, the watchdog, TALM, the
+    // propagator, placement, PlacementRule, addon-manager, and 3 per spoke
+    expect(result.pids.length).toBeGreaterThanOrEqual(18);
     expect(result.pids.filter(isAlive)).toEqual([]);
     expect(result.dirs.filter(d => existsSync(d))).toEqual([]);
     const mounts = readFileSync("/proc/self/mounts", "utf8");
@@ -83,7 +91,7 @@ it("Ctrl-C in the middle of the walk stops everything the demo started", async (
     const started = new Promise<void>(resolve => {
       const on = (d: Buffer): void => {
         out += d.toString();
-        if (out.includes("$ ibu-gitops stage Prep")) resolve();
+        if (out.includes('$ git commit -m "canary: Prep"')) resolve();
       };
       child.stdout.on("data", on);
       child.stderr.on("data", on);

@@ -7,6 +7,7 @@ import {
   matchesSelector,
   parseSelector,
   toUpgradeObject,
+  TARGET_VERSION_ANNOTATION,
   type UpgradeObject,
 } from "../../addon/hub/groups.js";
 
@@ -90,6 +91,16 @@ describe("group assignment", () => {
       currentBatch: 2,
     });
     expect(assignGroup("c9", {}, u, noIbgu)).toBeUndefined();
+  });
+
+  it("takes a generated CGU's target version from its annotation (the finalized IBU names none)", () => {
+    const raw = cgu("g-fin-abcd", { spec: { clusters: ["c1"] } });
+    const annotated = {
+      ...raw,
+      metadata: { ...raw.metadata, annotations: { [TARGET_VERSION_ANNOTATION]: "4.18.1" } },
+    };
+    expect(assignGroup("c1", {}, upgrades(annotated), noIbgu)?.targetVersion).toBe("4.18.1");
+    expect(assignGroup("c1", {}, upgrades(raw), noIbgu)?.targetVersion).toBeUndefined();
   });
 
   it("matches clusterLabelSelectors against ManagedCluster labels, ORed", () => {

@@ -289,6 +289,26 @@ describe("cgu flavour on the real hub stack", () => {
   }, 900_000);
 
   it("a cluster whose prep batch times out is left out of its group's upgrade CGU", async () => {
+    // wave-1 and wave-3 prepare; wave-2's prep CGU waits for the ghost until TALM times it out.
+    await cguSucceeded(cguOf("wave-1", "prep"));
+    await cguSucceeded(cguOf("wave-3", "prep"));
+    // wave-1's agent goes down before its Upgrade: that CGU will time out (a later test). It is
+    // committed now so that its timeout runs while wave-2's prep times out (TALM notices a
+    // timeout on its five-minute requeue: the two waits overlap instead of adding up).
+    await site.spoke("spoke-2").sandbox.stop();
+    await cgu.commit(
+      cguFleet(
+        [
+          groups.canary("Finalize"),
+          groups.wave1("Upgrade"),
+          groups.wave2("Prep"),
+          groups.wave3("Abort"),
+        ],
+        SHORT,
+        ADDON,
+      ),
+      "wave-1 to Upgrade; cancel wave-3",
+    );
     const prep = cguOf("wave-2", "prep");
     const done = await poll(
       `${prep} finished`,
@@ -302,12 +322,7 @@ describe("cgu flavour on the real hub stack", () => {
       false,
     );
     expect(ibuCondition(await spokeIbu("spoke-3"), "PrepCompleted")).toBe(true);
-    // The two other groups' Prep completed meanwhile.
-    await cguSucceeded(cguOf("wave-1", "prep"));
-    await cguSucceeded(cguOf("wave-3", "prep"));
 
-    // wave-1's agent goes down before its Upgrade: that CGU will time out (next test).
-    await site.spoke("spoke-2").sandbox.stop();
     await cgu.commit(
       cguFleet(
         [
@@ -319,7 +334,7 @@ describe("cgu flavour on the real hub stack", () => {
         SHORT,
         ADDON,
       ),
-      "wave-1 and wave-2 to Upgrade; cancel wave-3",
+      "wave-2 to Upgrade",
     );
     const upgrade = await cguSucceeded(cguOf("wave-2", "upgrade"));
     expect(upgrade.status?.clusters).toEqual([{ name: "spoke-3", state: "complete" }]);
