@@ -369,7 +369,9 @@ describe("a fleet without OADP content (oadp.content: [])", () => {
     expect(ibu.spec.oadpContent).toBeUndefined();
     expect(ibu.spec.seedImageRef.version).toBe("4.18.1");
     const cgus = all.filter(o => o.kind === "ClusterGroupUpgrade");
-    expect(cgus.map(c => c.spec.managedPolicies as string[])).toEqual([["group-ibu-prep-stage-policy"]]);
+    expect(cgus.map(c => c.spec.managedPolicies as string[])).toEqual([
+      ["group-ibu-prep-stage-policy"],
+    ]);
   });
 
   it("cgu with catalog sources: the oadp-cm policy stays, copying the extra manifests only", () => {
