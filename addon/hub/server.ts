@@ -19,7 +19,6 @@ import {
   type ClusterFilter,
   type ClusterSummary,
 } from "./fleet.js";
-import { CONTENT_TYPE } from "./metrics.js";
 
 export type RouteHandler = (
   req: IncomingMessage,
@@ -176,8 +175,10 @@ export class HubServer {
       }
       if (path === "/metrics") {
         if (!(await this.allowed(req, res, READ_METRICS))) return;
-        res.writeHead(200, { "Content-Type": CONTENT_TYPE, "Cache-Control": "no-store" });
-        res.end(this.opts.controller.metrics.render());
+        const metrics = this.opts.controller.metrics;
+        const text = await metrics.render();
+        res.writeHead(200, { "Content-Type": metrics.contentType, "Cache-Control": "no-store" });
+        res.end(text);
         return;
       }
       if (path.startsWith("/api/")) {
