@@ -1,5 +1,5 @@
 // Whether the compiled CLI is older than the TypeScript it was built from: the first source
-// file (src/, addon/) modified after `built`, or undefined. In an installed package, where only
+// file (api/, src/, addon/) modified after `built`, or undefined. In an installed package, where only
 // dist/ is shipped, there is nothing to compare and the answer is undefined. A few hundred
 // stat calls: about a millisecond.
 /* global URL */
@@ -36,5 +36,5 @@ export function newerSource(built) {
     }
     return undefined;
   };
-  return walk(join(ROOT, "src")) ?? walk(join(ROOT, "addon"));
+  return walk(join(ROOT, "api")) ?? walk(join(ROOT, "src")) ?? walk(join(ROOT, "addon"));
 }

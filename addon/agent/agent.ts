@@ -2,6 +2,7 @@
 // at a time, like LCA's single worker), retries with backoff on errors, and resyncs
 // periodically so node state that changed without an API event is noticed.
 import { CoalescingQueue, sleep, watchCollection, type KubeApi } from "../shared/kube.js";
+import { toLogger, type Logger, type LogSink } from "../shared/log.js";
 import { IBU_PATH, IbuController } from "./controller.js";
 import type { Node } from "./node.js";
 import type { HubReporter } from "./report.js";
@@ -12,7 +13,8 @@ export interface AgentOptions {
   readonly namespace?: string;
   /** Resync even without events. @default 30 s */
   readonly resyncSeconds?: number;
-  readonly log?: (line: string) => void;
+  /** Stage changes at info, retried failures at warn. @default silent */
+  readonly log?: LogSink;
   /** Reports every change of the IBU to the hub (absent when the agent runs without a hub). */
   readonly reporter?: HubReporter;
   /** See ControllerOptions. @default 300 */
@@ -22,10 +24,10 @@ export interface AgentOptions {
 export class Agent {
   readonly controller: IbuController;
   private readonly queue: CoalescingQueue;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly opts: AgentOptions) {
-    this.log = opts.log ?? (() => {});
+    this.log = toLogger(opts.log);
     this.controller = new IbuController({
       api: opts.api,
       node: opts.node,
@@ -35,7 +37,7 @@ export class Agent {
       onChange: ibu => void opts.reporter?.update(ibu, this.signal),
     });
     this.queue = new CoalescingQueue((key, err) =>
-      this.log(`reconcile ${key} failed: ${(err as Error).message}`),
+      this.log.error({ key, err }, `reconcile ${key} failed`),
     );
   }
 
@@ -73,7 +75,7 @@ export class Agent {
           backoff = 500;
           await sleep(1000, signal); // work remains (waiting on Velero, say): look again shortly
         } catch (err) {
-          this.log(`reconcile: ${(err as Error).message}; retrying in ${backoff} ms`);
+          this.log.warn({ err, backoffMs: backoff }, `reconcile failed; retrying in ${backoff} ms`);
           await sleep(backoff, signal);
           backoff = Math.min(backoff * 2, 30_000);
         }

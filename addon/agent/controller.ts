@@ -34,6 +34,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from "node:path";
 import { staterootName } from "./seed/format.js";
 import { KubeApi, ApiError } from "../shared/kube.js";
+import { SILENT, type Logger } from "../shared/log.js";
 import { HealthGate } from "./health.js";
 
 export const IBU_PATH = "/apis/lca.openshift.io/v1/imagebasedupgrades";
@@ -46,7 +47,8 @@ export interface ControllerOptions {
   readonly node: Node;
   /** Namespace of the agent: pull secrets are read there. @default openshift-lifecycle-agent */
   readonly namespace?: string;
-  readonly log?: (line: string) => void;
+  /** @default SILENT */
+  readonly log?: Logger;
   readonly now?: () => string;
   /** Called with the IBU after every reconcile's status write (the hub reporter listens). */
   readonly onChange?: (ibu: Ibu) => void;
@@ -69,11 +71,11 @@ export class IbuController {
   private cleanupStartedAt: number | undefined;
   private readonly healthGate: HealthGate;
   private readonly now: () => string;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly opts: ControllerOptions) {
     this.now = opts.now ?? nowTimestamp;
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log ?? SILENT;
     this.healthGate = new HealthGate(opts.api, HEALTH_RECHECK_MS);
   }
 
@@ -100,7 +102,7 @@ export class IbuController {
       if (!isFailed(last.status?.conditions, "Rollback"))
         return this.restoreSaved(lastSeen, { keep: true });
       rmSync(lastSeen, { force: true });
-      this.log("ImageBasedUpgrade deleted after a failed Rollback: re-created at Idle");
+      this.log.warn("ImageBasedUpgrade deleted after a failed Rollback: re-created at Idle");
     }
     const fresh = {
       apiVersion: "lca.openshift.io/v1",
@@ -110,7 +112,7 @@ export class IbuController {
     };
     try {
       await this.api.create(IBU_PATH, fresh);
-      this.log("created ImageBasedUpgrade upgrade at Idle");
+      this.log.info("created ImageBasedUpgrade upgrade at Idle");
     } catch (err) {
       if (!(err instanceof ApiError && err.status === 409)) throw err;
     }
@@ -171,7 +173,7 @@ export class IbuController {
     // Through writeStatus: validNextStages is recomputed for the stateroot now booted.
     const restored = await this.writeStatus(created, saved.status ?? {});
     if (!opts.keep) rmSync(file, { force: true });
-    this.log(`restored ImageBasedUpgrade from ${file}`);
+    this.log.info({ file }, `restored ImageBasedUpgrade from ${file}`);
     return restored;
   }
 
@@ -193,9 +195,16 @@ export class IbuController {
         const history =
           desired === "Idle" ? [] : startStage(status.history ?? [], desired, this.now());
         status = { ...status, history };
-        this.log(`accepted stage ${desired}${r.idleKind ? ` (${r.idleKind})` : ""}`);
+        this.log.info(
+          { stage: desired, idleKind: r.idleKind, generation },
+          `accepted stage ${desired}${r.idleKind ? ` (${r.idleKind})` : ""}`,
+        );
       } else {
-        this.log(`refused stage ${desired}: ${conditions.at(-1)?.message ?? ""}`);
+        const reason = conditions.at(-1)?.message ?? "";
+        this.log.warn(
+          { stage: desired, generation, reason },
+          `refused stage ${desired}: ${reason}`,
+        );
       }
     }
     ibu = await this.writeStatus(ibu, { ...status, conditions });
@@ -255,7 +264,7 @@ export class IbuController {
     if (ctx.ibu.metadata.annotations?.[Annotation.manualCleanupDone] === undefined)
       return Date.now() - this.lastCleanupAttempt >= CLEANUP_RETRY_MS;
     await ctx.annotate(Annotation.manualCleanupDone, null);
-    this.log("manual-cleanup-done: cleaning up again");
+    this.log.info("manual-cleanup-done: cleaning up again");
     return true;
   }
 
@@ -287,7 +296,7 @@ export class IbuController {
     const gen = latest.metadata.generation;
     const conditions = latest.status?.conditions ?? [];
     if (outcome.kind === "failed") {
-      this.log(`${stage} failed: ${outcome.message}`);
+      this.log.error({ stage, reason: outcome.message }, `${stage} failed: ${outcome.message}`);
       await this.writeStatus(latest, {
         ...latest.status,
         conditions: failStage(conditions, stage, outcome.message, now, gen),
@@ -295,7 +304,7 @@ export class IbuController {
       return false;
     }
     const history = stopStage(latest.status?.history ?? [], stage, now);
-    this.log(`${stage} completed`);
+    this.log.info({ stage }, `${stage} completed`);
     await this.writeStatus(latest, {
       ...latest.status,
       conditions: completeStage(conditions, stage, now, gen, outcome.message),
@@ -328,7 +337,7 @@ export class IbuController {
       conditions: idleConditions(now, ibu.metadata.generation),
       history: [],
     });
-    this.log(`${kind} completed: Idle`);
+    this.log.info({ stage: "Idle", kind }, `${kind} completed: Idle`);
     return false;
   }
 
@@ -403,7 +412,7 @@ export class IbuController {
         try {
           await this.api.create("/apis/events.k8s.io/v1/namespaces/default/events", event);
         } catch (err) {
-          this.log(`event ${reason} not recorded: ${(err as Error).message}`);
+          this.log.warn({ reason, err }, `event ${reason} not recorded`);
         }
       },
       // A stage asked for anew (Prep again after a cancel, say) changes the generation, so it

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ApiError, CoalescingQueue, sleep, type KubeApi } from "../shared/kube.js";
+import { toLogger, type Logger, type LogSink } from "../shared/log.js";
 import {
   ADDON_CONDITION,
   ADDON_NAME,
@@ -35,7 +36,8 @@ export interface ReporterOptions {
   readonly node: Node;
   /** Report again after this long without a change. @default 300 s */
   readonly heartbeatSeconds?: number;
-  readonly log?: (line: string) => void;
+  /** Failed writes at warn, each report written at debug. @default silent */
+  readonly log?: LogSink;
 }
 
 /** The report of one cluster, from its IBU and its node. */
@@ -88,10 +90,10 @@ export class HubReporter {
   private lastSent = "";
   private lastSentAt = 0;
   private readonly queue: CoalescingQueue;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly opts: ReporterOptions) {
-    this.log = opts.log ?? (() => {});
+    this.log = toLogger(opts.log);
     this.queue = new CoalescingQueue();
   }
 
@@ -124,13 +126,20 @@ export class HubReporter {
         const report = buildReport(this.opts.clusterName, ibu, this.opts.node, ++this.sequence);
         await this.writeReport(report);
         await this.writeAddonCondition(report).catch((err: unknown) =>
-          this.log(`addon condition not written: ${(err as Error).message}`),
+          this.log.warn({ err }, "addon condition not written"),
+        );
+        this.log.debug(
+          { sequence: report.sequence, stage: report.stage, state: report.state },
+          "report written to the hub",
         );
         this.lastSent = key;
         this.lastSentAt = Date.now();
         if (this.latest === ibu) return;
       } catch (err) {
-        this.log(`report to the hub failed: ${(err as Error).message}; retrying in ${backoff} ms`);
+        this.log.warn(
+          { err, backoffMs: backoff },
+          `report to the hub failed; retrying in ${backoff} ms`,
+        );
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, 60_000);
       }

@@ -7,6 +7,7 @@
 import { DISABLE_AUTO_IMPORT } from "../shared/report.js";
 import { ApiError, type KubeApi } from "../shared/kube.js";
 import { microTime } from "../shared/lease.js";
+import type { Logger } from "../shared/log.js";
 import {
   intentOf,
   toManagedCluster,
@@ -39,7 +40,7 @@ export interface ApplyContext {
   readonly api: KubeApi;
   /** reportingInstance of the Events: this replica. */
   readonly instance: string;
-  readonly log: (line: string) => void;
+  readonly log: Logger;
 }
 
 export interface Applied {
@@ -77,7 +78,8 @@ export async function applyAutoImport(
     };
     try {
       const patched = toManagedCluster(await ctx.api.mergePatch<ManagedClusterObject>(path, patch));
-      ctx.log(
+      ctx.log.info(
+        { cluster, action: due.action, reason: due.reason },
         `${cluster}: auto-import ${due.action === "disable" ? "disabled" : "enabled"} (${due.reason})`,
       );
       return { action: due.action, reason: due.reason, managed: patched };
@@ -93,7 +95,10 @@ export async function applyAutoImport(
 /** The Event for a change made; a failure is logged, not retried (never two Events). */
 export async function recordChange(ctx: ApplyContext, applied: Applied): Promise<void> {
   await recordEvent(ctx, applied.managed, applied.action, applied.reason).catch((err: unknown) =>
-    ctx.log(`${applied.managed.name}: could not record the Event: ${(err as Error).message}`),
+    ctx.log.warn(
+      { cluster: applied.managed.name, err },
+      `${applied.managed.name}: could not record the Event`,
+    ),
   );
 }
 

@@ -13,6 +13,7 @@ import {
   type WatchOptions,
 } from "../shared/kube.js";
 import { LeaderElector } from "../shared/lease.js";
+import { toLogger, type Logger, type LogSink } from "../shared/log.js";
 import type { ClusterUpgrade } from "../shared/report.js";
 import { REPORT_GROUP, REPORT_NAME, REPORT_PLURAL, REPORT_VERSION } from "../shared/report.js";
 import {
@@ -60,7 +61,8 @@ export interface HubControllerOptions {
   /** Sweep every cluster through the rule this often. @default 60 s */
   readonly resyncSeconds?: number;
   readonly watch?: Omit<WatchOptions, "log">;
-  readonly log?: (line: string) => void;
+  /** Annotation changes and leadership at info, retried failures at warn. @default silent */
+  readonly log?: LogSink;
 }
 
 interface RawObject {
@@ -94,7 +96,7 @@ export class HubController {
   readonly metrics: HubMetrics;
   readonly identity: string;
   readonly stuckAfterMs: number;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
   private readonly queue: CoalescingQueue;
   private readonly sem: Semaphore;
   private readonly elector: LeaderElector | undefined;
@@ -106,7 +108,7 @@ export class HubController {
   private readonly pending = new Set<Promise<void>>();
 
   constructor(private readonly opts: HubControllerOptions) {
-    this.log = opts.log ?? (() => {});
+    this.log = toLogger(opts.log);
     this.identity = opts.identity ?? `${hostname()}_${randomBytes(4).toString("hex")}`;
     this.stuckAfterMs = opts.stuckAfterMs ?? 30 * 60_000;
     this.fleet = new Fleet(opts.clusterSelector !== undefined && opts.clusterSelector !== "");
@@ -115,7 +117,7 @@ export class HubController {
       isLeader: () => this.isLeader,
     });
     this.queue = new CoalescingQueue((key, err) =>
-      this.log(`auto-import ${key}: ${(err as Error).message}`),
+      this.log.error({ cluster: key, err }, `auto-import ${key} failed`),
     );
     this.sem = new Semaphore(opts.concurrency ?? 32);
     if (opts.leaderElect) {
@@ -157,7 +159,7 @@ export class HubController {
         try {
           fn(e);
         } catch (err) {
-          this.log(`${what}: ${(err as Error).stack ?? String(err)}`);
+          this.log.error({ err }, `${what}: handling a watch event failed`);
         }
       };
     const tasks = [
@@ -343,7 +345,7 @@ export class HubController {
       try {
         l(c);
       } catch (err) {
-        this.log(`listener: ${(err as Error).message}`);
+        this.log.warn({ err }, "listener failed");
       }
     }
   }
@@ -389,7 +391,10 @@ export class HubController {
           await sleep(100, signal);
           continue;
         }
-        this.log(`auto-import ${name}: ${(err as Error).message}; retrying in ${backoff} ms`);
+        this.log.warn(
+          { cluster: name, err, backoffMs: backoff },
+          `auto-import ${name} failed; retrying in ${backoff} ms`,
+        );
         await sleep(backoff, signal);
         backoff = Math.min(backoff * 2, 30_000);
       }

@@ -1,9 +1,11 @@
-// The hub's Prometheus metrics. Fleet gauges are collected from the model at scrape time;
-// counters and histograms are fed by the controller as it observes changes.
+// The hub's Prometheus metrics on prom-client, one registry per HubMetrics (never the process's
+// global one). Fleet gauges are collected from the model at scrape time; counters and
+// histograms are fed by the controller as it observes changes. Names: api/metrics.ts.
+import { Counter, Gauge, Histogram, Registry, type LabelValues } from "prom-client";
+import { HUB_METRICS, type MetricSpec } from "../../api/metrics.js";
 import type { StageHistory } from "../agent/ibu-types.js";
 import type { Report } from "../shared/report.js";
 import type { ClusterSummary } from "./fleet.js";
-import { Counter, Gauge, Histogram, Registry, type Labels } from "./metrics.js";
 
 export interface MetricsSource {
   summaries(): Iterable<ClusterSummary>;
@@ -13,13 +15,62 @@ export interface MetricsSource {
 const STAGE_BUCKETS = [60, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 28800];
 const PHASE_BUCKETS = [5, 15, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200];
 
+/** prom-client's options for one metric of the contract, registered in `registry` only. */
+const config = <L extends string>(
+  m: MetricSpec & { readonly labels: readonly L[] },
+  registry: Registry,
+): { name: string; help: string; labelNames: readonly L[]; registers: Registry[] } => ({
+  name: m.name,
+  help: m.help,
+  labelNames: m.labels,
+  registers: [registry],
+});
+
+/** A gauge whose series are recomputed from `values` at every scrape. */
+function collectedGauge<L extends string>(
+  m: MetricSpec & { readonly labels: readonly L[] },
+  registry: Registry,
+  values: () => Iterable<readonly [LabelValues<L>, number]>,
+): Gauge<L> {
+  return new Gauge<L>({
+    ...config(m, registry),
+    collect(this: Gauge<L>): void {
+      this.reset();
+      for (const [labels, value] of values()) this.set(labels, value);
+    },
+  });
+}
+
+/** Clusters counted by the label set `labels` gives each. */
+function countBy<L extends string>(
+  source: MetricsSource,
+  labels: (c: ClusterSummary) => LabelValues<L>,
+): () => Iterable<readonly [LabelValues<L>, number]> {
+  return () => {
+    const counts = new Map<string, [LabelValues<L>, number]>();
+    for (const c of source.summaries()) {
+      const l = labels(c);
+      const key = JSON.stringify(l);
+      const e = counts.get(key);
+      if (e) e[1]++;
+      else counts.set(key, [l, 1]);
+    }
+    return counts.values();
+  };
+}
+
+/** One unlabelled value computed from the clusters. */
+const single = (f: () => number) => (): Iterable<readonly [LabelValues<never>, number]> => [
+  [{}, f()],
+];
+
 export class HubMetrics {
   readonly registry = new Registry();
-  readonly transitions: Counter;
-  readonly failures: Counter;
-  readonly stageDuration: Histogram;
-  readonly phaseDuration: Histogram;
-  readonly autoImportActions: Counter;
+  readonly transitions: Counter<"stage" | "state">;
+  readonly failures: Counter<"stage">;
+  readonly stageDuration: Histogram<"stage">;
+  readonly phaseDuration: Histogram<"stage" | "phase">;
+  readonly autoImportActions: Counter<"action">;
   readonly autoImportErrors: Counter;
   /** cluster → history entries already observed (stage and phase durations count once). */
   private readonly observed = new Map<string, Set<string>>();
@@ -29,110 +80,47 @@ export class HubMetrics {
     private readonly startedAt = Date.now(),
   ) {
     const r = this.registry;
-    const collect = (labels: (c: ClusterSummary) => Labels) =>
-      function* (): Iterable<readonly [Labels, number]> {
-        const counts = new Map<string, [Labels, number]>();
-        for (const c of source.summaries()) {
-          const l = labels(c);
-          const key = JSON.stringify(l);
-          const e = counts.get(key);
-          if (e) e[1]++;
-          else counts.set(key, [l, 1]);
-        }
-        yield* counts.values();
-      };
-    r.register(
-      new Gauge(
-        "ibu_gitops_clusters",
-        "Managed clusters by IBU stage and state (Unknown/NoReport: no report yet).",
-        ["stage", "state"],
-        collect(c => ({ stage: c.stage, state: c.state })),
-      ),
+    const M = HUB_METRICS;
+    const clusters = (): Iterable<ClusterSummary> => source.summaries();
+    collectedGauge(
+      M.clusters,
+      r,
+      countBy(source, c => ({ stage: c.stage, state: c.state })),
     );
-    r.register(
-      new Gauge(
-        "ibu_gitops_clusters_by_group",
-        "Managed clusters by rollout group, stage and state (group is empty for clusters in no group).",
-        ["group", "stage", "state"],
-        collect(c => ({ group: c.group ?? "", stage: c.stage, state: c.state })),
-      ),
+    collectedGauge(
+      M.clustersByGroup,
+      r,
+      countBy(source, c => ({ group: c.group ?? "", stage: c.stage, state: c.state })),
     );
-    this.transitions = r.register(
-      new Counter(
-        "ibu_gitops_stage_transitions_total",
-        "Changes of a cluster's stage or state seen by the hub, by the new stage and state.",
-        ["stage", "state"],
-      ),
-    );
-    this.failures = r.register(
-      new Counter("ibu_gitops_failures_total", "Clusters whose stage became Failed, by stage.", [
-        "stage",
-      ]),
-    );
-    this.stageDuration = r.register(
-      new Histogram(
-        "ibu_gitops_stage_duration_seconds",
-        "Duration of completed IBU stages, from status.history (each counted once).",
-        ["stage"],
-        STAGE_BUCKETS,
-      ),
-    );
-    this.phaseDuration = r.register(
-      new Histogram(
-        "ibu_gitops_phase_duration_seconds",
-        "Duration of completed IBU stage phases, from status.history (each counted once).",
-        ["stage", "phase"],
-        PHASE_BUCKETS,
-      ),
-    );
-    this.autoImportActions = r.register(
-      new Counter(
-        "ibu_gitops_autoimport_actions_total",
-        "Changes the hub made to the disable-auto-import annotation (action: disable or enable).",
-        ["action"],
-      ),
-    );
-    this.autoImportErrors = r.register(
-      new Counter(
-        "ibu_gitops_autoimport_errors_total",
-        "Failed attempts to change the disable-auto-import annotation (retried).",
-      ),
-    );
-    r.register(
-      new Gauge("ibu_gitops_report_age_seconds", "Age of the oldest cluster report.", [], () => {
+    this.transitions = new Counter(config(M.transitions, r));
+    this.failures = new Counter(config(M.failures, r));
+    this.stageDuration = new Histogram({ ...config(M.stageDuration, r), buckets: STAGE_BUCKETS });
+    this.phaseDuration = new Histogram({ ...config(M.phaseDuration, r), buckets: PHASE_BUCKETS });
+    this.autoImportActions = new Counter(config(M.autoImportActions, r));
+    this.autoImportErrors = new Counter(config(M.autoImportErrors, r));
+    collectedGauge(
+      M.reportAge,
+      r,
+      single(() => {
         let max = 0;
-        for (const c of source.summaries()) max = Math.max(max, c.reportAgeSeconds ?? 0);
-        return [[{}, max]];
+        for (const c of clusters()) max = Math.max(max, c.reportAgeSeconds ?? 0);
+        return max;
       }),
     );
-    r.register(
-      new Gauge(
-        "ibu_gitops_auto_rollbacks",
-        "Clusters whose node rolled back on its own.",
-        [],
-        () => {
-          let n = 0;
-          for (const c of source.summaries()) if (c.autoRolledBack) n++;
-          return [[{}, n]];
-        },
-      ),
+    collectedGauge(
+      M.autoRollbacks,
+      r,
+      single(() => count(clusters(), c => c.autoRolledBack)),
     );
-    r.register(
-      new Gauge(
-        "ibu_gitops_auto_import_disabled",
-        "Managed clusters that carry the disable-auto-import annotation.",
-        [],
-        () => {
-          let n = 0;
-          for (const c of source.summaries()) if (c.autoImportDisabled) n++;
-          return [[{}, n]];
-        },
-      ),
+    collectedGauge(
+      M.autoImportDisabled,
+      r,
+      single(() => count(clusters(), c => c.autoImportDisabled)),
     );
-    r.register(
-      new Gauge("ibu_gitops_leader", "1 when this replica is the leader.", [], () => [
-        [{}, source.isLeader() ? 1 : 0],
-      ]),
+    collectedGauge(
+      M.leader,
+      r,
+      single(() => (source.isLeader() ? 1 : 0)),
     );
   }
 
@@ -186,19 +174,19 @@ export class HubMetrics {
     observe((e - s) / 1000);
   }
 
-  render(): string {
-    return this.registry.render();
+  /** The exposition (Prometheus text format 0.0.4), with the collected gauges read now. */
+  render(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  /** The exposition's Content-Type. */
+  get contentType(): string {
+    return this.registry.contentType;
   }
 }
 
-/**
- * Every metric the hub exports, with its Prometheus type, as its exposition declares them (the
- * Grafana dashboard and the ACM metrics allowlist are built from this list).
- */
-export function hubMetricNames(): Array<{ name: string; type: "counter" | "gauge" | "histogram" }> {
-  const m = new HubMetrics({ summaries: () => [], isLeader: () => false });
-  return [...m.render().matchAll(/^# TYPE (\S+) (counter|gauge|histogram)$/gm)].map(x => ({
-    name: x[1]!,
-    type: x[2] as "counter" | "gauge" | "histogram",
-  }));
+function count(clusters: Iterable<ClusterSummary>, is: (c: ClusterSummary) => boolean): number {
+  let n = 0;
+  for (const c of clusters) if (is(c)) n++;
+  return n;
 }

@@ -10,6 +10,7 @@ import {
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { AddressInfo, Socket } from "node:net";
+import { toLogger, type Logger, type LogSink } from "../shared/log.js";
 import { READ_METRICS, READ_REPORTS, tokenOf, type Access, type Authorizer } from "./auth.js";
 import type { FleetChange, HubController } from "./controller.js";
 import {
@@ -19,7 +20,6 @@ import {
   type ClusterFilter,
   type ClusterSummary,
 } from "./fleet.js";
-import { CONTENT_TYPE } from "./metrics.js";
 
 export type RouteHandler = (
   req: IncomingMessage,
@@ -38,7 +38,8 @@ export interface HubServerOptions {
   readonly summaryIntervalMs?: number;
   /** How often the event stream sends a heartbeat comment. @default 15 s */
   readonly heartbeatMs?: number;
-  readonly log?: (line: string) => void;
+  /** Unexpected (500) errors at error, dropped event-stream clients at warn. @default silent */
+  readonly log?: LogSink;
 }
 
 export const DEFAULT_LIMIT = 500;
@@ -98,10 +99,10 @@ export class HubServer {
   private readonly server;
   private readonly sockets = new Set<Socket>();
   private readonly streams = new Set<ServerResponse>();
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly opts: HubServerOptions) {
-    this.log = opts.log ?? (() => {});
+    this.log = toLogger(opts.log);
     const handler = (req: IncomingMessage, res: ServerResponse): void => void this.handle(req, res);
     this.server = opts.tls
       ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, handler)
@@ -176,8 +177,10 @@ export class HubServer {
       }
       if (path === "/metrics") {
         if (!(await this.allowed(req, res, READ_METRICS))) return;
-        res.writeHead(200, { "Content-Type": CONTENT_TYPE, "Cache-Control": "no-store" });
-        res.end(this.opts.controller.metrics.render());
+        const metrics = this.opts.controller.metrics;
+        const text = await metrics.render();
+        res.writeHead(200, { "Content-Type": metrics.contentType, "Cache-Control": "no-store" });
+        res.end(text);
         return;
       }
       if (path.startsWith("/api/")) {
@@ -193,7 +196,10 @@ export class HubServer {
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500;
       if (status === 500)
-        this.log(`${req.method} ${url.pathname}: ${(err as Error).stack ?? String(err)}`);
+        this.log.error(
+          { method: req.method, path: url.pathname, err },
+          `${req.method} ${url.pathname} failed`,
+        );
       if (!res.headersSent) this.json(res, status, { error: (err as Error).message, status });
       else res.end();
     }
@@ -290,7 +296,7 @@ export class HubServer {
     let id = 0;
     const send = (event: string, data: unknown): void => {
       if (res.writableLength > MAX_BUFFERED) {
-        this.log("event stream: client too slow, dropped");
+        this.log.warn("event stream: client too slow, dropped");
         res.destroy();
         return;
       }

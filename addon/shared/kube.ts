@@ -7,6 +7,7 @@ import { request } from "node:https";
 import { request as httpRequestPlain } from "node:http";
 import type { KubeConfig } from "@kubernetes/client-node";
 import type { Credentials } from "./kubeconfig.js";
+import { SILENT, type Logger } from "./log.js";
 
 export interface ApiResponse {
   readonly status: number;
@@ -210,7 +211,8 @@ export interface WatchOptions {
   readonly staleSeconds?: number;
   /** Longest wait between restarts after errors. @default 30 s */
   readonly maxBackoffSeconds?: number;
-  readonly log?: (line: string) => void;
+  /** Restarts are logged at warn. @default SILENT */
+  readonly log?: Logger;
 }
 
 /**
@@ -228,7 +230,7 @@ export async function watchCollection<T extends { metadata?: { resourceVersion?:
   const relistMs = (opts.relistSeconds ?? 300) * 1000;
   const staleMs = (opts.staleSeconds ?? 90) * 1000;
   const maxBackoff = (opts.maxBackoffSeconds ?? 30) * 1000;
-  const log = opts.log ?? (() => {});
+  const log = opts.log ?? SILENT;
   let backoff = 500;
   while (!signal.aborted) {
     try {
@@ -247,7 +249,10 @@ export async function watchCollection<T extends { metadata?: { resourceVersion?:
       );
     } catch (err) {
       if (signal.aborted) return;
-      log(`watch ${collection}: ${(err as Error).message}; restarting in ${backoff} ms`);
+      log.warn(
+        { collection, err, backoffMs: backoff },
+        `watch ${collection}: restarting in ${backoff} ms`,
+      );
       await sleep(backoff, signal);
       backoff = Math.min(backoff * 2, maxBackoff);
     }

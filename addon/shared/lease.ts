@@ -6,6 +6,7 @@
 // anyone else may take over. On shutdown the leader releases the Lease so a successor starts
 // at once.
 import { ApiError, sleep, type KubeApi } from "./kube.js";
+import { SILENT, type Logger } from "./log.js";
 
 export interface LeaseSpec {
   holderIdentity?: string;
@@ -36,7 +37,8 @@ export interface LeaderElectionOptions {
   readonly retryPeriodSeconds?: number;
   readonly onStartedLeading?: () => void;
   readonly onStoppedLeading?: () => void;
-  readonly log?: (line: string) => void;
+  /** @default SILENT */
+  readonly log?: Logger;
 }
 
 /** A Kubernetes MicroTime: RFC 3339 with exactly 6 fractional digits (the apiserver insists). */
@@ -55,7 +57,7 @@ export class LeaderElector {
   private readonly durationMs: number;
   private readonly renewDeadlineMs: number;
   private readonly retryMs: number;
-  private readonly log: (line: string) => void;
+  private readonly log: Logger;
 
   constructor(private readonly opts: LeaderElectionOptions) {
     this.durationMs = (opts.leaseDurationSeconds ?? 15) * 1000;
@@ -65,7 +67,7 @@ export class LeaderElector {
       throw new Error(
         "leader election: the renew deadline must be shorter than the lease duration",
       );
-    this.log = opts.log ?? (() => {});
+    this.log = opts.log ?? SILENT;
   }
 
   get isLeader(): boolean {
@@ -83,7 +85,8 @@ export class LeaderElector {
       try {
         held = await this.tryAcquireOrRenew();
       } catch (err) {
-        if (!signal.aborted) this.log(`lease ${this.opts.name}: ${(err as Error).message}`);
+        if (!signal.aborted)
+          this.log.warn({ lease: this.opts.name, err }, `lease ${this.opts.name}`);
       }
       const now = Date.now();
       if (held === true) {
@@ -99,14 +102,15 @@ export class LeaderElector {
     if (this.leader) {
       this.setLeader(false);
       await this.release().catch((err: unknown) =>
-        this.log(`lease ${this.opts.name}: release failed: ${(err as Error).message}`),
+        this.log.warn({ lease: this.opts.name, err }, `lease ${this.opts.name}: release failed`),
       );
     }
   }
 
   private setLeader(v: boolean): void {
     this.leader = v;
-    this.log(
+    this.log.info(
+      { lease: this.opts.name, leader: v },
       `lease ${this.opts.namespace}/${this.opts.name}: ${this.opts.identity} ${v ? "is the leader" : "stopped leading"}`,
     );
     if (v) this.opts.onStartedLeading?.();

@@ -7,6 +7,7 @@ import { OstreeDriver } from "../../addon/agent/drivers/ostree.js";
 import { Node } from "../../addon/agent/node.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { inClusterCredentials, loadKubeconfig } from "../../addon/shared/kubeconfig.js";
+import { parseLogLevel, processLogger, type Logger } from "../../addon/shared/log.js";
 import { HubReporter } from "../../addon/agent/report.js";
 import { kubeconfigPath, UsageError } from "./common.js";
 import { shutdownSignal } from "./signals.js";
@@ -26,7 +27,14 @@ export interface AgentArgs {
   readonly etcd?: string;
 }
 
-export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<number> {
+/**
+ * Runs the agent until SIGINT/SIGTERM; resolves to the exit code. Logs JSON lines to stderr at
+ * the level `LOG_LEVEL` names (default info; an unknown level fails before anything starts).
+ */
+export async function runAgent(
+  a: AgentArgs,
+  log: Logger = processLogger("ibu-gitops-agent", parseLogLevel(process.env.LOG_LEVEL)),
+): Promise<number> {
   if (a.boot !== "host" && a.boot !== "sandbox")
     throw new UsageError(`--boot must be host or sandbox, not ${JSON.stringify(a.boot)}`);
   const file = a.kubeconfig ?? process.env.KUBECONFIG;
@@ -48,25 +56,29 @@ export async function runAgent(a: AgentArgs, log: (s: string) => void): Promise<
     identity: { nodeIps: process.env.NODE_IP ? [process.env.NODE_IP] : undefined },
   });
   const signal = shutdownSignal();
-  const stamp = (l: string): void => log(`${new Date().toISOString()} ${l}`);
-  stamp(`agent starting: sysroot ${a.sysroot}, boot ${a.boot}, booted ${node.booted().stateroot}`);
+  const booted = node.booted().stateroot;
+  log.info(
+    { sysroot: a.sysroot, boot: a.boot, booted },
+    `agent starting: sysroot ${a.sysroot}, boot ${a.boot}, booted ${booted}`,
+  );
   const reporter =
     hubFile && clusterName
       ? new HubReporter({
           hub: new KubeApi(loadKubeconfig(hubFile)),
           clusterName,
           node,
-          log: stamp,
+          log,
         })
       : undefined;
-  if (reporter) stamp(`reporting to the hub as cluster ${clusterName}`);
+  if (reporter)
+    log.info({ cluster: clusterName }, `reporting to the hub as cluster ${clusterName}`);
   await new Agent({
     api: new KubeApi(kc),
     node,
     namespace: a.namespace,
-    log: stamp,
+    log,
     reporter,
   }).run(signal);
-  stamp("agent stopped");
+  log.info("agent stopped");
   return 0;
 }

@@ -10,6 +10,7 @@ import { HubController } from "../../addon/hub/controller.js";
 import { parseSelector } from "../../addon/hub/groups.js";
 import { HubServer, parseListen } from "../../addon/hub/server.js";
 import { KubeApi } from "../../addon/shared/kube.js";
+import { parseLogLevel, processLogger, type Logger } from "../../addon/shared/log.js";
 import {
   inClusterCredentials,
   loadKubeconfig,
@@ -43,7 +44,15 @@ function credentials(file: string | undefined): Credentials {
   throw new Error("--kubeconfig (or KUBECONFIG) is required outside a pod: the hub's kubeconfig");
 }
 
-export async function runHub(a: HubArgs, log: (s: string) => void): Promise<number> {
+/**
+ * Runs the hub controller and its server until `a.signal` (or SIGINT/SIGTERM); resolves to the
+ * exit code. Logs JSON lines to stderr at the level `LOG_LEVEL` names (default info; an unknown
+ * level fails before anything starts).
+ */
+export async function runHub(
+  a: HubArgs,
+  log: Logger = processLogger("ibu-gitops-hub", parseLogLevel(process.env.LOG_LEVEL)),
+): Promise<number> {
   const listen = a.listen ?? ":8443";
   parseListen(listen); // a bad --listen fails before anything starts
   if (!!a.tlsCert !== !!a.tlsKey)
@@ -58,7 +67,6 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
       : undefined;
   const namespace = a.namespace ?? process.env.POD_NAMESPACE ?? "ibu-gitops";
   const api = new KubeApi(credentials(a.kubeconfig));
-  const stamp = (l: string): void => log(`${new Date().toISOString()} ${l}`);
   const identity = `${process.env.POD_NAME ?? hostname()}_${randomBytes(4).toString("hex")}`;
   const controller = new HubController({
     api,
@@ -67,29 +75,37 @@ export async function runHub(a: HubArgs, log: (s: string) => void): Promise<numb
     leaderElect: a.leaderElect,
     stuckAfterMs,
     ...(a.clusterSelector ? { clusterSelector: a.clusterSelector } : {}),
-    log: stamp,
+    log,
   });
   const server = new HubServer({
     controller,
-    authorizer: new Authorizer(api, { log: stamp }),
+    authorizer: new Authorizer(api),
     listen,
     ...(tls ? { tls } : {}),
-    log: stamp,
+    log,
   });
   mountDashboard(server); // `/` and `/static/`: the dashboard (docs/dashboard.md)
   const signal = a.signal ?? shutdownSignal();
   const addr = await server.listen();
-  stamp(
+  log.info(
+    {
+      identity,
+      port: addr.port,
+      tls: !!tls,
+      namespace,
+      leaderElect: a.leaderElect,
+      clusterSelector: a.clusterSelector,
+    },
     `hub ${identity} serving ${tls ? "HTTPS" : "plain HTTP (no --tls-cert)"} on port ${addr.port}; ` +
       `namespace ${namespace}, leader election ${a.leaderElect ? "on" : "off"}`,
   );
   // OpenShift's service CA rotates the serving certificate in its Secret; the mounted files
   // change and new connections get the new certificate, without a restart.
-  const reload = tls ? watchCertificate(a.tlsCert!, a.tlsKey!, server, stamp) : undefined;
+  const reload = tls ? watchCertificate(a.tlsCert!, a.tlsKey!, server, log) : undefined;
   await controller.run(signal);
   if (reload) clearInterval(reload);
   await server.close();
-  stamp("hub stopped");
+  log.info("hub stopped");
   return 0;
 }
 
@@ -98,7 +114,7 @@ export function watchCertificate(
   certFile: string,
   keyFile: string,
   server: HubServer,
-  log: (line: string) => void,
+  log: Logger,
   everyMs = 30_000,
 ): NodeJS.Timeout {
   const stamp = (): string =>
@@ -110,10 +126,13 @@ export function watchCertificate(
       if (now === last) return;
       server.setCertificate(readFileSync(certFile), readFileSync(keyFile));
       last = now;
-      log("serving certificate changed on disk: new connections get the new one");
+      log.info(
+        { certFile, keyFile },
+        "serving certificate changed on disk: new connections get the new one",
+      );
     } catch (err) {
       // A Secret update swaps the files by symlink; a half-seen swap is read again next time.
-      log(`serving certificate not reloaded yet: ${(err as Error).message}`);
+      log.warn({ certFile, keyFile, err }, "serving certificate not reloaded yet");
     }
   }, everyMs);
   timer.unref();

@@ -268,20 +268,17 @@ export function program(exit: { code: number }): Command {
     .option("--cluster-name <name>", "this ManagedCluster's name (default: $CLUSTER_NAME)")
     .action(async (o: AgentOpts) => {
       const { runAgent } = await import("./agent.js");
-      exit.code = await runAgent(
-        {
-          kubeconfig: o.kubeconfig,
-          sysroot: o.sysroot,
-          boot: o.boot,
-          insecureRegistries: o.insecureRegistry,
-          imageStore: o.imageStore,
-          namespace: o.namespace,
-          hubKubeconfig: o.hubKubeconfig,
-          clusterName: o.clusterName,
-          etcd: o.etcd,
-        },
-        log,
-      );
+      exit.code = await runAgent({
+        kubeconfig: o.kubeconfig,
+        sysroot: o.sysroot,
+        boot: o.boot,
+        insecureRegistries: o.insecureRegistry,
+        imageStore: o.imageStore,
+        namespace: o.namespace,
+        hubKubeconfig: o.hubKubeconfig,
+        clusterName: o.clusterName,
+        etcd: o.etcd,
+      });
     });
 
   p.command("stage")
@@ -394,20 +391,17 @@ export function program(exit: { code: number }): Command {
     .option("-l, --cluster-selector <selector>", "only ManagedClusters with these labels")
     .action(async (o: HubOpts) => {
       const { runHub } = await import("./hub.js");
-      exit.code = await runHub(
-        {
-          kubeconfig: o.kubeconfig,
-          namespace: o.namespace,
-          listen: o.listen,
-          tlsCert: o.tlsCert,
-          tlsKey: o.tlsKey,
-          stuckAfter: o.stuckAfter,
-          leaderElect: !!o.leaderElect,
-          clusterSelector: o.clusterSelector,
-          signal: shutdownSignal(),
-        },
-        log,
-      );
+      exit.code = await runHub({
+        kubeconfig: o.kubeconfig,
+        namespace: o.namespace,
+        listen: o.listen,
+        tlsCert: o.tlsCert,
+        tlsKey: o.tlsKey,
+        stuckAfter: o.stuckAfter,
+        leaderElect: !!o.leaderElect,
+        clusterSelector: o.clusterSelector,
+        signal: shutdownSignal(),
+      });
     });
   // Messages and hints name the command they are about: `ibu-gitops status: unknown option ...`.
   for (const c of [...p.commands, ...p.commands.flatMap(x => x.commands)]) {

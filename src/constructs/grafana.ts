@@ -2,8 +2,8 @@
 // metrics, shipped as a ConfigMap labelled `grafana-custom-dashboard: "true"` in
 // open-cluster-management-observability (ACM's dashboard loader picks it up), and the metrics
 // allowlist ConfigMap that lets those series through to ACM's Thanos. The metric names come from
-// the hub's own registry (hubMetricNames), so a renamed metric cannot drift from the dashboard.
-import { hubMetricNames } from "../../addon/hub/hub-metrics.js";
+// the contract the hub registers (api/metrics.ts), so a renamed metric cannot drift from the dashboard.
+import { HUB_METRICS, seriesNames } from "../../api/metrics.js";
 
 export const OBSERVABILITY_NAMESPACE = "open-cluster-management-observability";
 export const DASHBOARD_CONFIGMAP = "ibu-gitops-grafana-dashboard";
@@ -15,11 +15,7 @@ export const DASHBOARD_UID = "ibu-gitops-hub";
 
 /** Every series name the hub exports: histograms as their _bucket, _sum and _count series. */
 export function hubSeries(): string[] {
-  return hubMetricNames()
-    .flatMap(m =>
-      m.type === "histogram" ? [`${m.name}_bucket`, `${m.name}_sum`, `${m.name}_count`] : [m.name],
-    )
-    .sort();
+  return seriesNames(Object.values(HUB_METRICS));
 }
 
 /** ACM's allowlist (`metrics_list.yaml`): every series of the hub, by exact name. */

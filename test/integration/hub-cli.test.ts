@@ -15,6 +15,7 @@ import { HubController } from "../../addon/hub/controller.js";
 import { HubServer } from "../../addon/hub/server.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { loadKubeconfig } from "../../addon/shared/kubeconfig.js";
+import { lineLogger } from "../../addon/shared/log.js";
 import { watchCertificate } from "../../src/cli/hub.js";
 import { freePort } from "../../src/sandbox/process.js";
 import { Hub, waitFor } from "../support/hub-fixture.js";
@@ -110,7 +111,13 @@ describe("ibu-gitops hub over TLS", () => {
     });
     const { port } = await server.listen();
     const lines: string[] = [];
-    const timer = watchCertificate(certFile, keyFile, server, l => lines.push(l), 100);
+    const timer = watchCertificate(
+      certFile,
+      keyFile,
+      server,
+      lineLogger(l => lines.push(l)),
+      100,
+    );
     try {
       const caPem = readFileSync(ca.certPath);
       expect(await peerCn(port, caPem)).toBe("hub-first");

@@ -1,6 +1,7 @@
 // Stopping however the CLI was started: SIGTERM to `npx ibu-gitops hub` (npm drops its shell
 // and the CLI would be left running, re-parented) and SIGTERM to the CLI itself both end the
-// hub cleanly ("hub stopped"), with nothing of the process tree left.
+// hub cleanly ("hub stopped"), with nothing of the process tree left. The hub's log: JSON lines
+// on stderr at the level LOG_LEVEL names.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -54,21 +55,40 @@ async function until(what: string, ok: () => boolean, ms = 30_000): Promise<void
   }
 }
 
-/** Starts the hub through `argv` and waits until it serves; its output collects in `log`. */
-async function startHub(argv: string[]): Promise<{ child: ChildProcess; log: () => string }> {
+/**
+ * Starts the hub through `argv` with `env` added to the environment and waits until its output
+ * matches `ready`; its output collects in `log` (stdout and stderr) and `stderr`.
+ */
+async function startHub(
+  argv: string[],
+  env: Record<string, string> = {},
+  ready = /serving plain HTTP/,
+): Promise<{ child: ChildProcess; log: () => string; stdout: () => string; stderr: () => string }> {
   const child = spawn(
     argv[0]!,
     [...argv.slice(1), "hub", "--kubeconfig", kubeconfig, "--listen", "127.0.0.1:0", "-n", "x"],
     {
       stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, LOG_LEVEL: "", ...env },
     },
   );
   let log = "";
-  child.stdout.on("data", (d: Buffer) => (log += d.toString()));
-  child.stderr.on("data", (d: Buffer) => (log += d.toString()));
-  await until("the hub serving", () => /serving plain HTTP/.test(log), 60_000);
-  return { child, log: () => log };
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => ((log += d.toString()), (stdout += d.toString())));
+  child.stderr.on("data", (d: Buffer) => ((log += d.toString()), (stderr += d.toString())));
+  await until("the hub serving", () => ready.test(log), 60_000);
+  return { child, log: () => log, stdout: () => stdout, stderr: () => stderr };
 }
+
+const TSX = [process.execPath, "--import", "tsx", "src/cli/main.ts"];
+
+/** Complete lines of `text`, each parsed as JSON (a line that is not JSON fails the test). */
+const entries = (text: string): Array<Record<string, any>> =>
+  text
+    .split("\n")
+    .slice(0, -1)
+    .map(l => JSON.parse(l) as Record<string, any>);
 
 describe("SIGINT and SIGTERM", () => {
   it("SIGTERM to npx ibu-gitops hub stops the CLI under it, though npm does not pass it on", async () => {
@@ -81,10 +101,44 @@ describe("SIGINT and SIGTERM", () => {
   }, 90_000);
 
   it("SIGINT to the CLI stops the hub cleanly", async () => {
-    const { child, log } = await startHub([process.execPath, "--import", "tsx", "src/cli/main.ts"]);
+    const { child, log } = await startHub(TSX);
     const exited = new Promise<number | null>(r => child.once("exit", r));
     child.kill("SIGINT");
     expect(await exited).toBe(0);
     expect(log()).toMatch(/hub stopped/);
+  }, 90_000);
+});
+
+describe("the hub's log", () => {
+  it("is JSON lines on stderr, info and above by default, stdout left empty", async () => {
+    const { child, stdout, stderr } = await startHub(TSX, {}, /watch \S+: restarting/);
+    const exited = new Promise<number | null>(r => child.once("exit", r));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const lines = entries(stderr());
+    expect(lines.find(l => /serving plain HTTP/.test(l.msg))).toMatchObject({
+      level: 30,
+      name: "ibu-gitops-hub",
+      tls: false,
+      leaderElect: false,
+      namespace: "x",
+      port: expect.any(Number),
+    });
+    // The apiserver in the kubeconfig is not there: each watch restarts, with the error.
+    const restart = lines.find(l => l.level === 40 && /^watch /.test(l.msg));
+    expect(restart?.err?.message, stderr()).toBeTruthy();
+    expect(restart?.backoffMs).toBeGreaterThan(0);
+    expect(lines.at(-1)).toMatchObject({ level: 30, msg: "hub stopped" });
+    expect(lines.every(l => l.level >= 30 && typeof l.time === "string")).toBe(true);
+    expect(stdout()).toBe("");
+  }, 90_000);
+
+  it("leaves out info with LOG_LEVEL=warn", async () => {
+    const { child, stderr } = await startHub(TSX, { LOG_LEVEL: "warn" }, /watch \S+: restarting/);
+    const exited = new Promise<number | null>(r => child.once("exit", r));
+    child.kill("SIGTERM");
+    expect(await exited).toBe(0);
+    const levels = new Set(entries(stderr()).map(l => Number(l.level)));
+    expect([...levels]).toEqual([40]);
   }, 90_000);
 });

@@ -119,6 +119,21 @@ describe("ibu-gitops command line", () => {
     }
   });
 
+  it("refuses an unknown LOG_LEVEL for agent and hub in one line before anything starts: exit 1", async () => {
+    vi.stubEnv("LOG_LEVEL", "loud");
+    try {
+      for (const argv of [["agent", "--sysroot", "/nonexistent"], ["hub"]]) {
+        const r = await run(...argv);
+        expect(r.code).toBe(1);
+        expect(r.err).toBe(
+          `ibu-gitops ${argv[0]}: LOG_LEVEL="loud" is not a log level: use one of fatal, error, warn, info, debug, trace, silent\n`,
+        );
+      }
+    } finally {
+      vi.unstubAllEnvs();
+    }
+  });
+
   it("plan -o yaml carries every step with its state, batches and window", async () => {
     const r = await run("plan", "-f", "examples/fleet.yaml", "-o", "yaml");
     expect(r.code, r.err).toBe(0);

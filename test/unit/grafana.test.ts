@@ -5,7 +5,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-return */
 import { describe, expect, it } from "vitest";
 import { parse, parseAllDocuments } from "yaml";
-import { hubMetricNames } from "../../addon/hub/hub-metrics.js";
+import { HUB_METRICS } from "../../api/metrics.js";
 import {
   ALLOWLIST_CONFIGMAP,
   DASHBOARD_KEY,
@@ -52,6 +52,8 @@ function metricNames(expr: string): string[] {
   return (bare.match(/[a-zA-Z_:][a-zA-Z0-9_:]*/g) ?? []).filter(w => !PROMQL_WORDS.has(w));
 }
 
+const hubMetrics = Object.values(HUB_METRICS);
+
 describe("the Grafana dashboard", () => {
   const dash = grafanaDashboard();
   const exported = new Set(hubSeries());
@@ -82,11 +84,11 @@ describe("the Grafana dashboard", () => {
 
   it("covers every metric the hub exports, histograms through histogram_quantile", () => {
     const used = new Set(exprs.flatMap(metricNames));
-    for (const m of hubMetricNames()) {
+    for (const m of hubMetrics) {
       const series = m.type === "histogram" ? `${m.name}_bucket` : m.name;
       expect(used, m.name).toContain(series);
     }
-    for (const m of hubMetricNames().filter(x => x.type === "histogram"))
+    for (const m of hubMetrics.filter(x => x.type === "histogram"))
       expect(exprs.some(e => e.includes(`histogram_quantile(0.95`) && e.includes(m.name))).toBe(
         true,
       );
@@ -95,7 +97,7 @@ describe("the Grafana dashboard", () => {
   it("lets every series it uses through ACM's allowlist", () => {
     const allowed = new Set(metricsAllowlist().names);
     for (const n of exprs.flatMap(metricNames)) expect(allowed, n).toContain(n);
-    for (const m of hubMetricNames().filter(x => x.type === "histogram"))
+    for (const m of hubMetrics.filter(x => x.type === "histogram"))
       for (const suffix of ["_bucket", "_sum", "_count"])
         expect(allowed).toContain(m.name + suffix);
   });

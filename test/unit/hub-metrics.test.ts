@@ -1,60 +1,54 @@
-// The hub's hand-written Prometheus exposition: escaping, counters, gauges, histograms.
+// The hub's metrics on prom-client: the exposition declares exactly the contract (api/metrics.ts)
+// with its labels, fleet gauges are collected at scrape time, history durations count once.
 import { describe, expect, it } from "vitest";
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  escapeHelp,
-  escapeLabelValue,
-} from "../../addon/hub/metrics.js";
+import { HUB_METRICS } from "../../api/metrics.js";
 import { HubMetrics } from "../../addon/hub/hub-metrics.js";
 import type { ClusterSummary } from "../../addon/hub/fleet.js";
 import type { Report } from "../../addon/shared/report.js";
 
-describe("exposition format", () => {
-  it("escapes label values and help text", () => {
-    expect(escapeLabelValue('a\\b"c\nd')).toBe('a\\\\b\\"c\\nd');
-    expect(escapeHelp("x\\y\nz")).toBe("x\\\\y\\nz");
+const none = { summaries: (): ClusterSummary[] => [], isLeader: (): boolean => false };
+
+/** The value of one series in an exposition, or undefined when the series is absent. */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split("\n").find(l => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe("the exposition", () => {
+  it("declares every metric of the contract with its type and HELP, and nothing else", async () => {
+    const text = await new HubMetrics(none).render();
+    const types = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map(m => [m[1], m[2]]);
+    expect(types).toEqual(Object.values(HUB_METRICS).map(m => [m.name, m.type]));
+    for (const m of Object.values(HUB_METRICS))
+      expect(text).toContain(`# HELP ${m.name} ${m.help}\n`);
   });
 
-  it("renders counters, gauges and histograms with HELP and TYPE", () => {
-    const r = new Registry();
-    const c = r.register(new Counter("t_total", "Things.", ["kind"]));
-    c.inc({ kind: 'we"ird' });
-    c.inc({ kind: 'we"ird' }, 2);
-    c.inc({ kind: "a" });
-    r.register(new Gauge("g", "A gauge.", [], () => [[{}, 1.5]]));
-    const h = r.register(new Histogram("d_seconds", "Durations.", ["stage"], [10, 1]));
-    h.observe({ stage: "Prep" }, 0.5);
-    h.observe({ stage: "Prep" }, 5);
-    h.observe({ stage: "Prep" }, 50);
-    expect(r.render()).toBe(
-      [
-        "# HELP t_total Things.",
-        "# TYPE t_total counter",
-        't_total{kind="a"} 1',
-        't_total{kind="we\\"ird"} 3',
-        "# HELP g A gauge.",
-        "# TYPE g gauge",
-        "g 1.5",
-        "# HELP d_seconds Durations.",
-        "# TYPE d_seconds histogram",
-        'd_seconds_bucket{stage="Prep",le="1"} 1',
-        'd_seconds_bucket{stage="Prep",le="10"} 2',
-        'd_seconds_bucket{stage="Prep",le="+Inf"} 3',
-        'd_seconds_sum{stage="Prep"} 55.5',
-        'd_seconds_count{stage="Prep"} 3',
-        "",
-      ].join("\n"),
-    );
+  it("escapes label values as the text format requires", async () => {
+    const m = new HubMetrics(none);
+    m.failures.inc({ stage: 'we"ird\\\n' });
+    expect(await m.render()).toContain('ibu_gitops_failures_total{stage="we\\"ird\\\\\\n"} 1');
   });
 
-  it("refuses a metric registered twice and bad names", () => {
-    const r = new Registry();
-    r.register(new Counter("x_total", "x"));
-    expect(() => r.register(new Counter("x_total", "x"))).toThrow(/twice/);
-    expect(() => new Counter("1bad", "x")).toThrow(/bad metric name/);
+  it("keeps each instance's series apart (a registry per hub, not the global one)", async () => {
+    const a = new HubMetrics(none);
+    const b = new HubMetrics(none);
+    a.autoImportActions.inc({ action: "disable" });
+    expect(await a.render()).toContain('ibu_gitops_autoimport_actions_total{action="disable"} 1');
+    expect(await b.render()).not.toContain("ibu_gitops_autoimport_actions_total{");
+  });
+
+  it("renders histograms as cumulative buckets, sum and count", async () => {
+    const m = new HubMetrics(none);
+    for (const s of [3, 20, 50_000])
+      m.phaseDuration.observe({ stage: "Prep", phase: "Precache" }, s);
+    const text = await m.render();
+    const l = 'stage="Prep",phase="Precache"';
+    expect(sample(text, `ibu_gitops_phase_duration_seconds_bucket{le="5",${l}}`)).toBe(1);
+    expect(sample(text, `ibu_gitops_phase_duration_seconds_bucket{le="30",${l}}`)).toBe(2);
+    expect(sample(text, `ibu_gitops_phase_duration_seconds_bucket{le="7200",${l}}`)).toBe(2);
+    expect(sample(text, `ibu_gitops_phase_duration_seconds_bucket{le="+Inf",${l}}`)).toBe(3);
+    expect(sample(text, `ibu_gitops_phase_duration_seconds_sum{${l}}`)).toBe(50_023);
+    expect(sample(text, `ibu_gitops_phase_duration_seconds_count{${l}}`)).toBe(3);
   });
 });
 
@@ -72,7 +66,7 @@ describe("HubMetrics", () => {
     ...over,
   });
 
-  it("collects fleet gauges at scrape time", () => {
+  it("collects fleet gauges at scrape time", async () => {
     const clusters = [
       summary("a", { group: "g1" }),
       summary("b", { group: "g1" }),
@@ -84,7 +78,7 @@ describe("HubMetrics", () => {
       }),
     ];
     const m = new HubMetrics({ summaries: () => clusters, isLeader: () => true });
-    const text = m.render();
+    const text = await m.render();
     expect(text).toContain('ibu_gitops_clusters{stage="Prep",state="InProgress"} 2');
     expect(text).toContain('ibu_gitops_clusters{stage="Upgrade",state="Failed"} 1');
     expect(text).toContain(
@@ -96,9 +90,13 @@ describe("HubMetrics", () => {
     expect(text).toContain("ibu_gitops_auto_rollbacks 1");
     expect(text).toContain("ibu_gitops_report_age_seconds 42");
     expect(text).toContain("ibu_gitops_leader 1");
+    clusters.pop();
+    const later = await m.render();
+    expect(later).not.toContain('ibu_gitops_clusters{stage="Upgrade",state="Failed"}');
+    expect(later).toContain("ibu_gitops_auto_rollbacks 0");
   });
 
-  it("counts each completed stage and phase of the history once", () => {
+  it("counts each completed stage and phase of the history once", async () => {
     const started = Date.parse("2025-01-01T00:00:00Z");
     const m = new HubMetrics({ summaries: () => [], isLeader: () => false }, started);
     const report = (history: object[]): Report =>
@@ -124,13 +122,16 @@ describe("HubMetrics", () => {
     };
     m.observeHistory("a", report([prep]));
     m.observeHistory("a", report([prep]));
-    expect(m.stageDuration.count({ stage: "Prep" })).toBe(1);
-    expect(m.phaseDuration.count({ stage: "Prep", phase: "Stateroot" })).toBe(1);
-    expect(m.phaseDuration.count({ stage: "Prep", phase: "Precache" })).toBe(0);
-    expect(m.render()).toContain('ibu_gitops_stage_duration_seconds_sum{stage="Prep"} 1800');
+    const text = await m.render();
+    expect(sample(text, 'ibu_gitops_stage_duration_seconds_count{stage="Prep"}')).toBe(1);
+    expect(sample(text, 'ibu_gitops_stage_duration_seconds_sum{stage="Prep"}')).toBe(1800);
+    const phase = (p: string): number | undefined =>
+      sample(text, `ibu_gitops_phase_duration_seconds_count{stage="Prep",phase="${p}"}`);
+    expect(phase("Stateroot")).toBe(1);
+    expect(phase("Precache")).toBeUndefined();
   });
 
-  it("takes history completed before the hub started as already counted", () => {
+  it("takes history completed before the hub started as already counted", async () => {
     const m = new HubMetrics(
       { summaries: () => [], isLeader: () => false },
       Date.parse("2025-06-01T00:00:00Z"),
@@ -153,6 +154,6 @@ describe("HubMetrics", () => {
         },
       },
     });
-    expect(m.stageDuration.count({ stage: "Prep" })).toBe(0);
+    expect(await m.render()).not.toContain("ibu_gitops_stage_duration_seconds_count{");
   });
 });
