@@ -105,6 +105,14 @@ function cguFleet(
   };
 }
 
+/** An object as a failure shows it: status first, without managedFields. */
+function shown(o: unknown): string {
+  if (!o || typeof o !== "object") return JSON.stringify(o);
+  const { status, spec, metadata } = o as { status?: unknown; spec?: unknown; metadata?: object };
+  const meta = metadata ? { ...metadata, managedFields: undefined } : undefined;
+  return JSON.stringify({ status, spec, metadata: meta }).slice(0, 6000);
+}
+
 /** Reads until `ok` holds (every 500 ms); on timeout the error shows what it last read. */
 async function poll<T>(
   what: string,
@@ -118,9 +126,7 @@ async function poll<T>(
     last = await read().catch(() => undefined);
     if (last !== undefined && ok(last)) return last;
     if (Date.now() > deadline)
-      throw new Error(
-        `timed out waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 2000)}`,
-      );
+      throw new Error(`timed out waiting for ${what}; last: ${shown(last)}`);
     await new Promise(r => setTimeout(r, 500));
   }
 }
