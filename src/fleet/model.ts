@@ -1,5 +1,5 @@
-// The Fleet file (apiVersion ibu-gitops.dev/v1alpha1, kind Fleet): its typed form with
-// defaults applied, and the schema that checks it. Defaults follow ZTP's IBU example.
+// The Fleet file (apiVersion ibu-gitops.dev/v1alpha1, kind Fleet): its zod schema, the types
+// inferred from it (defaults applied), and its selector and addon rules. Defaults follow ZTP's.
 import { z } from "zod";
 import { IBGU_ACTIONS } from "./stages.js";
 import { clip, show, type PathSegment } from "./errors.js";

@@ -106,7 +106,7 @@ const doc = (iss: z.core.$ZodRawIssue): string =>
 
 const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
 
-/** A value of the wrong type, in the words the old hand-written schema used (users know them). */
+/** A value of the wrong type, in the words fleet files have always been answered with. */
 function typeMessage(iss: z.core.$ZodRawIssue<z.core.$ZodIssueInvalidType>): string {
   const { input } = iss;
   const last = iss.path?.[iss.path.length - 1];
