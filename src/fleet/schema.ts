@@ -1,6 +1,7 @@
 // A small declarative schema for fleet files: checks types, unknown fields and per-field rules,
 // fills in defaults, and reports every problem with its YAML path (no stop at the first one).
 import { didYouMean, show, type PathSegment, type ProblemCollector } from "./errors.js";
+import { imageRefProblem } from "./image-ref.js";
 import { dnsLabelProblem, dnsSubdomainProblem, labelValueProblem } from "./names.js";
 
 /**
@@ -260,6 +261,5 @@ export const seedVersion: Check = (v: string) => {
     : undefined;
 };
 
-/** LCA's pattern for seedImageRef.image (`^([a-z0-9]+://)?[\S]+$`). */
-export const imageRef: Check = (v: string) =>
-  /^([a-z0-9]+:\/\/)?\S+$/.test(v) ? undefined : `${show(v)} is not an image reference`;
+/** An image reference as podman and the kubelet read it (src/fleet/image-ref.ts). */
+export const imageRef: Check = imageRefProblem;
