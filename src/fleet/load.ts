@@ -27,6 +27,7 @@ import {
 import { parseInto } from "./schema.js";
 import { generatorProblems } from "./rules.js";
 import { ibguPlanProblem, stageMoveProblem } from "./stages.js";
+import { EncodingError, decodeUtf8 } from "./text.js";
 import { readYaml } from "./yaml-source.js";
 
 export interface LoadOptions {
@@ -51,11 +52,12 @@ export function loadFleet(file: string, opts: LoadOptions = {}): Fleet {
     if (!st.isFile()) throw new Error(st.isDirectory() ? "is a folder" : "is not a regular file");
     if (st.size > MAX_FLEET_FILE_BYTES)
       throw new Error(`is ${st.size} bytes; a fleet file is at most ${MAX_FLEET_FILE_BYTES}`);
-    text = readFileSync(file, "utf8");
+    text = decodeUtf8(readFileSync(file));
   } catch (err) {
-    throw new FleetError([
-      { file, path: "", line: 0, column: 0, message: `cannot read: ${(err as Error).message}` },
-    ]);
+    const at = err instanceof EncodingError ? err : { line: 0, column: 0 };
+    const message =
+      err instanceof EncodingError ? err.message : `cannot read: ${(err as Error).message}`;
+    throw new FleetError([{ file, path: "", line: at.line, column: at.column, message }]);
   }
   return parseFleet(text, file, opts);
 }
@@ -216,15 +218,16 @@ function oadpFileProblem(file: string, shown: string): string | undefined {
     if (!st.isFile()) return `${clip(shown)} is not a file (looked at ${clip(file)})`;
     if (st.size > MAX_OADP_FILE_BYTES)
       return `${clip(shown)} is ${st.size} bytes; a ConfigMap holds at most 1 MiB, so at most ${MAX_OADP_FILE_BYTES} per file`;
-    text = readFileSync(file, "utf8");
+    text = decodeUtf8(readFileSync(file));
   } catch (err) {
+    if (err instanceof EncodingError)
+      return `${clip(shown)}:${err.line}:${err.column}: ${err.message}`;
     const code = (err as { code?: string }).code;
     return code === "ENOENT"
       ? `file ${clip(shown)} does not exist (looked in ${clip(file)})`
       : `file ${clip(shown)} cannot be read: ${(err as Error).message}`;
   }
-  const problem = checkBackupRestoreFile(text);
-  return problem ? `${clip(shown)}: ${problem}` : undefined;
+  return checkBackupRestoreFile(text, clip(shown));
 }
 
 /**

@@ -2,6 +2,7 @@
 // the editors' JSON Schema), and the one place zod's issues become located fleet problems.
 import { z } from "zod";
 import { didYouMean, show, type PathSegment, type ProblemCollector } from "./errors.js";
+import { imageRefProblem } from "./image-ref.js";
 import { dnsLabelProblem, dnsSubdomainProblem, labelValueProblem } from "./names.js";
 
 /**
@@ -275,6 +276,5 @@ export const seedVersion: Check = (v: string) => {
     : undefined;
 };
 
-/** LCA's pattern for seedImageRef.image (`^([a-z0-9]+:\/\/)?[\S]+$`). */
-export const imageRef: Check = (v: string) =>
-  /^([a-z0-9]+:\/\/)?\S+$/.test(v) ? undefined : `${show(v)} is not an image reference`;
+/** An image reference as podman and the kubelet read it (src/fleet/image-ref.ts). */
+export const imageRef: Check = imageRefProblem;
