@@ -11,7 +11,7 @@ import {
   statSync,
   writeFileSync,
 } from "node:fs";
-import { basename, dirname, join, relative } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { ApiObject, App, Chart } from "cdk8s";
 import { ADDON_FILES, ADDON_KINDS, IbuAddon } from "./constructs/addon.js";
 import { ArgoApp, SYNCED_KINDS } from "./constructs/argocd.js";
@@ -148,20 +148,61 @@ export function readTree(dir: string): OutputFiles {
 /**
  * Replaces `dir` with exactly `files`: written to a sibling temp folder first, then swapped in
  * with renames, so an interrupted run leaves the old folder or the new one, never a mix.
+ * @throws Error of one line naming `dir` when it cannot be created or written
  */
 export function writeTree(dir: string, files: OutputFiles): void {
   const tmp = `${dir}.tmp-${process.pid}`;
   const old = `${dir}.old-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
-  for (const [file, content] of files) {
-    const p = join(tmp, file);
-    mkdirSync(dirname(p), { recursive: true });
-    writeFileSync(p, content);
+  try {
+    makeDir(dirname(dir));
+    rmSync(tmp, { recursive: true, force: true });
+    for (const [file, content] of files) {
+      const p = join(tmp, file);
+      makeDir(dirname(p));
+      writeFileSync(p, content);
+    }
+    if (existsSync(dir)) renameSync(dir, old);
+    renameSync(tmp, dir);
+    rmSync(old, { recursive: true, force: true });
+  } catch (err) {
+    try {
+      rmSync(tmp, { recursive: true, force: true });
+    } catch {
+      // the folder could not be made, so there is nothing to remove
+    }
+    const e = err as NodeJS.ErrnoException;
+    const why = (e.code && WRITE_ERRORS[e.code]) ?? e.code ?? e.message;
+    throw new Error(`cannot write the output folder ${dir}: ${e.path ?? dir}: ${why}`, {
+      cause: err,
+    });
   }
-  mkdirSync(dirname(dir), { recursive: true });
-  if (existsSync(dir)) renameSync(dir, old);
-  renameSync(tmp, dir);
-  rmSync(old, { recursive: true, force: true });
+}
+
+/** The file system's refusals in words (the code is what a search finds). */
+const WRITE_ERRORS: Record<string, string> = {
+  ENOENT: "cannot be created there (ENOENT)",
+  ENOTDIR: "a file stands where a folder should be (ENOTDIR)",
+  EACCES: "permission denied (EACCES)",
+  EPERM: "not permitted (EPERM)",
+  EROFS: "read-only file system (EROFS)",
+  ENOSPC: "no space left on the device (ENOSPC)",
+  EEXIST: "already exists and is not a folder (EEXIST)",
+};
+
+/**
+ * mkdir -p, one level at a time: Node's recursive mkdirSync loops for ever where a parent can
+ * never be made (procfs, e.g. /proc/x), so each missing level is made alone and fails at once.
+ */
+function makeDir(dir: string): void {
+  const abs = resolve(dir);
+  if (existsSync(abs)) {
+    if (!statSync(abs).isDirectory())
+      throw Object.assign(new Error(`${abs} is not a folder`), { code: "ENOTDIR", path: abs });
+    return;
+  }
+  const parent = dirname(abs);
+  if (parent !== abs) makeDir(parent);
+  mkdirSync(abs);
 }
 
 export interface Drift {

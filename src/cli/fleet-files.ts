@@ -1,20 +1,28 @@
-// Finds fleet files: `-f` may name files or folders (every *.yaml in a folder whose kind is Fleet).
+// Finds fleet files: `-f` may name files or folders (every *.yaml, *.yml and *.json in a folder
+// whose kind is Fleet); a folder with none, or a file whose kind is a near miss, is an error.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
+import { LineCounter, isMap, isScalar, parseDocument } from "yaml";
+import { FleetError, didYouMean, show, type FleetProblem } from "../fleet/errors.js";
+import { MAX_FLEET_FILE_BYTES } from "../fleet/load.js";
+import { FLEET_KIND } from "../fleet/model.js";
 
 /**
- * A top-level `kind: Fleet`, plain or quoted, with or without a trailing comment. A cheap test
- * rather than a YAML parse: the file is parsed (and every problem reported) when it is loaded.
+ * A top-level `kind: Fleet`, plain or quoted, with or without a trailing comment: the cheap test
+ * that settles almost every file; others (JSON, flow style, tags) are parsed.
  */
 const FLEET_KIND_LINE = /^kind:[ \t]*(["']?)Fleet\1[ \t]*(#.*)?$/m;
 
 /**
  * The fleet files among `paths`: files as given (loadFleet reports a missing one), and in each
- * folder the *.yaml and *.yml files whose kind is Fleet, in name order. Unreadable files in a
- * folder are given too, so loading them reports why.
+ * folder the *.yaml, *.yml and *.json files whose kind is Fleet, in name order. Unreadable files
+ * in a folder are given too, so loading them reports why.
+ * @throws FleetError when a folder holds no fleet file, or a file whose top-level kind is a
+ * near miss of Fleet (`fleet`, `Flet`): each located, with a "did you mean"
  */
 export function fleetFiles(paths: readonly string[]): string[] {
-  return paths.flatMap(p => {
+  const problems: FleetProblem[] = [];
+  const files = paths.flatMap(p => {
     let isDir: boolean;
     try {
       isDir = statSync(p).isDirectory();
@@ -22,19 +30,60 @@ export function fleetFiles(paths: readonly string[]): string[] {
       return [p]; // loadFleet reports the missing file
     }
     if (!isDir) return [p];
-    return readdirSync(p)
-      .filter(f => /\.ya?ml$/.test(f))
+    const candidates = readdirSync(p)
+      .filter(f => /\.(ya?ml|json)$/.test(f))
       .sort()
-      .map(f => join(p, f))
-      .filter(isFleetFile);
+      .map(f => join(p, f));
+    const before = problems.length;
+    const found = candidates.filter(f => {
+      const kind = fileKind(f);
+      if (kind.nearMiss) problems.push(kind.nearMiss);
+      return kind.fleet;
+    });
+    if (!found.length && problems.length === before)
+      problems.push({
+        file: p,
+        path: "",
+        line: 0,
+        column: 0,
+        message: `no file with kind: ${FLEET_KIND} found in this folder (looked at ${candidates.length} *.yaml, *.yml and *.json files)`,
+      });
+    return found;
   });
+  if (problems.length) throw new FleetError(problems);
+  return files;
 }
 
-function isFleetFile(file: string): boolean {
+/** Whether a file is a fleet file, or a problem when its kind is a near miss of Fleet. */
+function fileKind(file: string): { fleet: boolean; nearMiss?: FleetProblem } {
+  let text: string;
   try {
-    if (!statSync(file).isFile()) return false;
-    return FLEET_KIND_LINE.test(readFileSync(file, "utf8"));
+    const st = statSync(file);
+    if (!st.isFile()) return { fleet: false };
+    text = readFileSync(file, "utf8");
+    if (FLEET_KIND_LINE.test(text)) return { fleet: true };
+    if (st.size > MAX_FLEET_FILE_BYTES) return { fleet: false };
   } catch {
-    return true;
+    return { fleet: true };
   }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
+  const pair = isMap(doc.contents)
+    ? doc.contents.items.find(i => isScalar(i.key) && i.key.value === "kind")
+    : undefined;
+  const kind = isScalar(pair?.value) ? pair.value.value : undefined;
+  if (kind === FLEET_KIND) return { fleet: true };
+  if (typeof kind !== "string" || didYouMean(kind, [FLEET_KIND]) !== FLEET_KIND)
+    return { fleet: false };
+  const { line, col } = lines.linePos(isScalar(pair?.value) ? (pair.value.range?.[0] ?? 0) : 0);
+  return {
+    fleet: false,
+    nearMiss: {
+      file,
+      path: "kind",
+      line,
+      column: col,
+      message: `${show(kind)} is not a kind this tool reads; did you mean ${FLEET_KIND}? (the file is skipped until it says kind: ${FLEET_KIND})`,
+    },
+  };
 }

@@ -307,7 +307,11 @@ export class IbuFleet extends Construct {
       ...(g.selector ? [g.selector] : []),
       // ACM labels every ManagedCluster with name=<cluster>; TALM's own placements use it too.
       ...(g.clusters.length
-        ? [{ matchExpressions: [{ key: "name", operator: "In", values: [...g.clusters] }] }]
+        ? [
+            {
+              matchExpressions: [{ key: "name", operator: "In" as const, values: [...g.clusters] }],
+            },
+          ]
         : []),
     ]);
   }

@@ -3,18 +3,11 @@
 // problem is reported at once, sorted, each with file, line, column and YAML path.
 import { readFileSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import {
-  FleetError,
-  clip,
-  pathString,
-  show,
-  type PathSegment,
-  type ProblemCollector,
-} from "./errors.js";
+import { FleetError, clip, pathString, type PathSegment, type ProblemCollector } from "./errors.js";
 import {
   FLEET_API_VERSION,
   FLEET_KIND,
-  FLEET_SPEC_SCHEMA,
+  FLEET_SCHEMA,
   STAGE_STEPS,
   addonProblems,
   labelSelectorProblems,
@@ -24,24 +17,17 @@ import {
   type Group,
   type LabelSelector,
 } from "./model.js";
-import {
-  MAX_OBJECT_BYTES,
-  applicationName,
-  cguName,
-  ibguName,
-  labelKeyProblem,
-  labelValueProblem,
-  policyNames,
-} from "./names.js";
+import { MAX_OBJECT_BYTES, cguName, ibguName, policyNames } from "./names.js";
 import {
   MAX_OADP_FILE_BYTES,
   checkBackupRestoreFile,
   configMapKeyProblem,
   oadpDataKey,
 } from "./oadp.js";
-import { dnsSubdomain, validate } from "./schema.js";
+import { parseInto } from "./schema.js";
 import { generatorProblems } from "./rules.js";
-import { ibguPlanProblem, stageMoveProblem, type IbguPlan } from "./stages.js";
+import { ibguPlanProblem, stageMoveProblem } from "./stages.js";
+import { EncodingError, decodeUtf8 } from "./text.js";
 import { readYaml } from "./yaml-source.js";
 
 export interface LoadOptions {
@@ -66,11 +52,12 @@ export function loadFleet(file: string, opts: LoadOptions = {}): Fleet {
     if (!st.isFile()) throw new Error(st.isDirectory() ? "is a folder" : "is not a regular file");
     if (st.size > MAX_FLEET_FILE_BYTES)
       throw new Error(`is ${st.size} bytes; a fleet file is at most ${MAX_FLEET_FILE_BYTES}`);
-    text = readFileSync(file, "utf8");
+    text = decodeUtf8(readFileSync(file));
   } catch (err) {
-    throw new FleetError([
-      { file, path: "", line: 0, column: 0, message: `cannot read: ${(err as Error).message}` },
-    ]);
+    const at = err instanceof EncodingError ? err : { line: 0, column: 0 };
+    const message =
+      err instanceof EncodingError ? err.message : `cannot read: ${(err as Error).message}`;
+    throw new FleetError([{ file, path: "", line: at.line, column: at.column, message }]);
   }
   return parseFleet(text, file, opts);
 }
@@ -86,26 +73,32 @@ export function parseFleet(text: string, file: string, opts: LoadOptions = {}): 
     out.add([], "must be a mapping with apiVersion, kind, metadata and spec");
     throw new FleetError(out.problems);
   }
-  const doc = raw as Record<string, unknown>;
-  const name = checkHeader(doc, out);
-  const spec = validate(FLEET_SPEC_SCHEMA, doc.spec, ["spec"], out) as FleetSpec | undefined;
+  const parsed = parseInto(FLEET_SCHEMA, raw, [], out);
   const baseDir = dirname(resolve(file));
-  // Rules across fields read only parts that passed the schema: a part with a problem may be
-  // missing fields or hold values of the wrong type.
+  if (parsed.ok) {
+    const { metadata, spec } = parsed.value;
+    checkRules(spec, baseDir, () => true, out);
+    if (opts.previousStages) checkStageMoves(spec, opts.previousStages, () => true, out);
+    if (!out.problems.length) for (const p of generatorProblems(spec)) out.add(p.path, p.message);
+    if (out.problems.length) throw new FleetError(out.problems);
+    return {
+      apiVersion: FLEET_API_VERSION,
+      kind: FLEET_KIND,
+      metadata: { name: metadata.name },
+      spec,
+      baseDir,
+      file,
+    };
+  }
+  // Rules across fields still run, on the parts that passed the schema (read only where clean:
+  // a part with a problem may be missing fields), so every problem is reported at once.
+  const partial = (parsed.partial ?? {}) as { spec?: FleetSpec };
   const clean = snapshot(out);
-  if (spec) checkRules(spec, baseDir, clean, out);
-  if (spec && opts.previousStages) checkStageMoves(spec, opts.previousStages, clean, out);
-  if (spec && name !== undefined && !out.problems.length)
-    for (const p of generatorProblems(spec)) out.add(p.path, p.message);
-  if (out.problems.length || !spec || name === undefined) throw new FleetError(out.problems);
-  return {
-    apiVersion: FLEET_API_VERSION,
-    kind: FLEET_KIND,
-    metadata: { name },
-    spec,
-    baseDir,
-    file,
-  };
+  if (partial.spec) {
+    checkRules(partial.spec, baseDir, clean, out);
+    if (opts.previousStages) checkStageMoves(partial.spec, opts.previousStages, clean, out);
+  }
+  throw new FleetError(out.problems);
 }
 
 type Clean = (...path: PathSegment[]) => boolean;
@@ -121,74 +114,6 @@ function snapshot(out: ProblemCollector): Clean {
     for (const part of parts) troubled.add((acc += part));
   }
   return (...path) => !troubled.has(pathString(path));
-}
-
-/** Checks apiVersion, kind and metadata; returns the fleet's name when it is usable. */
-function checkHeader(raw: Record<string, unknown>, out: ProblemCollector): string | undefined {
-  if (raw.apiVersion !== FLEET_API_VERSION)
-    out.add(["apiVersion"], `must be ${FLEET_API_VERSION}, not ${show(raw.apiVersion)}`);
-  if (raw.kind !== FLEET_KIND) out.add(["kind"], `must be ${FLEET_KIND}, not ${show(raw.kind)}`);
-  for (const key of Object.keys(raw)) {
-    if (!["apiVersion", "kind", "metadata", "spec"].includes(key))
-      out.add([key], "unknown field; known fields: apiVersion, kind, metadata, spec");
-  }
-  const md = raw.metadata;
-  if (md === undefined || md === null) {
-    out.add(["metadata", "name"], "is required (the fleet's name)");
-    return undefined;
-  }
-  if (typeof md !== "object" || Array.isArray(md)) {
-    out.add(["metadata"], "must be a mapping with name");
-    return undefined;
-  }
-  const m = md as Record<string, unknown>;
-  for (const key of Object.keys(m)) {
-    if (!["name", "labels", "annotations"].includes(key))
-      out.add(["metadata", key], "unknown field; known fields: name, labels, annotations");
-  }
-  checkMetadataMap(m, "labels", out);
-  checkMetadataMap(m, "annotations", out);
-  if (typeof m.name !== "string") {
-    out.add(["metadata", "name"], "is required (the fleet's name)");
-    return undefined;
-  }
-  const msg = dnsSubdomain(m.name);
-  if (msg) {
-    out.add(["metadata", "name"], msg);
-    return undefined;
-  }
-  const app = applicationName(m.name);
-  if (app.length > 253) {
-    out.add(
-      ["metadata", "name"],
-      `is ${m.name.length} characters: the Argo CD Application ${clip(app)} would be ${app.length} characters; at most 253 (shorten the fleet's name to ${253 - (app.length - m.name.length)})`,
-    );
-    return undefined;
-  }
-  return m.name;
-}
-
-function checkMetadataMap(
-  md: Record<string, unknown>,
-  field: "labels" | "annotations",
-  out: ProblemCollector,
-): void {
-  const v = md[field];
-  if (v === undefined || v === null) return;
-  if (typeof v !== "object" || Array.isArray(v)) {
-    out.add(["metadata", field], "must be a mapping of strings");
-    return;
-  }
-  for (const [k, val] of Object.entries(v as Record<string, unknown>)) {
-    const p =
-      labelKeyProblem(k) ??
-      (typeof val !== "string"
-        ? `must be a string, not ${show(val)}`
-        : field === "labels"
-          ? labelValueProblem(val)
-          : undefined);
-    if (p) out.add(["metadata", field, k], p);
-  }
 }
 
 function checkRules(spec: FleetSpec, baseDir: string, clean: Clean, out: ProblemCollector): void {
@@ -293,15 +218,16 @@ function oadpFileProblem(file: string, shown: string): string | undefined {
     if (!st.isFile()) return `${clip(shown)} is not a file (looked at ${clip(file)})`;
     if (st.size > MAX_OADP_FILE_BYTES)
       return `${clip(shown)} is ${st.size} bytes; a ConfigMap holds at most 1 MiB, so at most ${MAX_OADP_FILE_BYTES} per file`;
-    text = readFileSync(file, "utf8");
+    text = decodeUtf8(readFileSync(file));
   } catch (err) {
+    if (err instanceof EncodingError)
+      return `${clip(shown)}:${err.line}:${err.column}: ${err.message}`;
     const code = (err as { code?: string }).code;
     return code === "ENOENT"
       ? `file ${clip(shown)} does not exist (looked in ${clip(file)})`
       : `file ${clip(shown)} cannot be read: ${(err as Error).message}`;
   }
-  const problem = checkBackupRestoreFile(text);
-  return problem ? `${clip(shown)}: ${problem}` : undefined;
+  return checkBackupRestoreFile(text, clip(shown));
 }
 
 /**
@@ -409,7 +335,7 @@ function checkFlavourFields(
       "canaries apply to the cgu flavour only (TALM's IBGU has no canaries)",
     );
   if (!g.plan) return;
-  const problem = ibguPlanProblem(g.plan as IbguPlan);
+  const problem = ibguPlanProblem(g.plan);
   if (problem) out.add([...path, "plan"], problem);
 }
 

@@ -1,15 +1,22 @@
-// The Fleet file (apiVersion ibu-gitops.dev/v1alpha1, kind Fleet): its typed form with
-// defaults applied, and the schema that checks it. Defaults follow ZTP's IBU example.
+// The Fleet file (apiVersion ibu-gitops.dev/v1alpha1, kind Fleet): its zod schema, the types
+// inferred from it (defaults applied), and its selector and addon rules. Defaults follow ZTP's.
+import { z } from "zod";
 import { IBGU_ACTIONS } from "./stages.js";
-import { show, type PathSegment } from "./errors.js";
-import { labelKeyProblem, labelValueProblem } from "./names.js";
+import { clip, show, type PathSegment } from "./errors.js";
+import { applicationName, labelKeyProblem, labelValueProblem } from "./names.js";
 import {
+  bool,
   dnsLabel,
   dnsSubdomain,
+  fields,
   imageRef,
+  int,
+  list,
+  mapping,
+  oneOf,
   seedVersion,
-  type ObjectSchema,
-  type Schema,
+  str,
+  type Check,
 } from "./schema.js";
 
 export const FLEET_API_VERSION = "ibu-gitops.dev/v1alpha1";
@@ -30,498 +37,268 @@ export type DesiredStage = (typeof DESIRED_STAGES)[number];
 export const STAGE_STEPS = ["prep", "upgrade", "finalize", "rollback", "abort"] as const;
 export type StageStep = (typeof STAGE_STEPS)[number];
 
-export interface LabelSelector {
-  readonly matchLabels?: Readonly<Record<string, string>>;
-  readonly matchExpressions?: ReadonlyArray<{ key: string; operator: string; values?: string[] }>;
-}
+// ---- the schema; the types below are inferred from it ----
 
-export interface ConfigMapRef {
-  readonly name: string;
-  readonly namespace: string;
-}
+const label = (doc: string) => str(doc, { check: dnsLabel });
+const name = (doc: string) => str(doc, { check: dnsSubdomain });
+const notEmpty: Check = v => (v.trim() ? undefined : "must not be empty");
 
-export interface OadpContentEntry {
-  /** A bundled Backup/Restore pair: platform (ACM klusterlet) or lvms. */
-  readonly template?: "platform" | "lvms";
-  /** A user file of Backup/Restore CRs, relative to the fleet file. */
-  readonly file?: string;
-}
+/** A Kubernetes label selector; its keys, values and operators' values are checked by load.ts. */
+const labelSelector = (doc: string) =>
+  fields(doc, {
+    matchLabels: mapping("labels that must all match", str("label value")).optional(),
+    matchExpressions: list(
+      "set-based requirements",
+      fields("a requirement", {
+        key: str("label key"),
+        operator: oneOf("In, NotIn, Exists or DoesNotExist", [
+          "In",
+          "NotIn",
+          "Exists",
+          "DoesNotExist",
+        ]),
+        values: list("values", str("value")).optional(),
+      }),
+    ).optional(),
+  });
 
-export interface StepRollout {
-  readonly maxConcurrency: number;
-  /** Minutes, for the whole CGU (TALM's remediationStrategy.timeout). */
-  readonly timeout: number;
-  /** cgu flavour: this stage's TALM batchTimeoutAction; absent: rollout.batchTimeoutAction. */
-  readonly batchTimeoutAction?: "Continue" | "Abort";
+/** A ConfigMap on the spoke; with `defaults`, both fields (and the whole mapping) may be left out. */
+function configMapRef(defaults: { name: string; namespace: string }) {
+  return fields("a ConfigMap on the spoke", {
+    name: name("ConfigMap name").default(defaults.name),
+    namespace: label("ConfigMap namespace").default(defaults.namespace),
+  }).prefault({});
 }
+const requiredConfigMapRef = fields("a ConfigMap on the spoke", {
+  name: name("ConfigMap name"),
+  namespace: label("ConfigMap namespace"),
+});
 
-export interface Group {
-  readonly name: string;
-  readonly clusters: readonly string[];
-  readonly selector?: LabelSelector;
-  readonly canaries: readonly string[];
-  readonly stage: DesiredStage;
-  /** ibgu flavour: add AbortOnFailure steps after Prep and Upgrade. */
-  readonly abortOnFailure: boolean;
-  /** ibgu flavour: an explicit plan for the main IBGU instead of one derived from `stage`. */
-  readonly plan?: ReadonlyArray<readonly string[]>;
-}
+const stepRollout = (maxConcurrency: number, timeout: number) =>
+  fields("batch size and timeout of one stage's rollout", {
+    batchTimeoutAction: oneOf(
+      "cgu flavour: what TALM does when a batch of this stage times out (default: rollout.batchTimeoutAction)",
+      ["Continue", "Abort"],
+    ).optional(),
+    maxConcurrency: int("clusters per batch", { min: 1 }).default(maxConcurrency),
+    // TALM's remediationStrategy.timeout: for the whole CGU, not per batch.
+    timeout: int("minutes for the whole rollout of the stage", { min: 1 }).default(timeout),
+  }).prefault({});
+
+/** A group of clusters and the stage it should reach now. */
+const group = fields("a group of clusters", {
+  name: label("group name"),
+  // A ManagedCluster's name is also its namespace on the hub, so it is a DNS label.
+  clusters: list("ManagedCluster names", label("cluster name")).default([]),
+  selector: labelSelector("ManagedClusters selected by label").optional(),
+  canaries: list("clusters upgraded first, one per batch", label("cluster name")).default([]),
+  stage: oneOf("the stage this group should reach now", DESIRED_STAGES).default("Idle"),
+  abortOnFailure: bool(
+    "ibgu flavour: move clusters whose Prep or Upgrade failed back to Idle",
+  ).default(false),
+  // TALM's CRD: at most 6 plan items of at most 4 actions each.
+  plan: list(
+    "ibgu flavour: explicit plan items, each a list of TALM actions",
+    list("one plan item: up to 4 actions", oneOf("a TALM action", IBGU_ACTIONS), {
+      min: 1,
+      max: 4,
+    }),
+    { min: 1, max: 6 },
+  ).optional(),
+});
 
 /** The ibu-gitops ACM addon (spoke agent and hub controller), installed from this fleet's output. */
-export interface AddonSpec {
-  /** One image for the agent and the hub controller. */
-  readonly image: string;
-  /** Spoke namespace of the agent (the AddOnDeploymentConfig's agentInstallNamespace). */
-  readonly installNamespace: string;
-  /** Hub namespace of the hub controller, the AddOnDeploymentConfig and the addon's Placement. */
-  readonly hubNamespace: string;
-  /** Clusters the addon is installed on; absent: the fleet's clusterSelector (or its groups). */
-  readonly clusterSelector?: LabelSelector;
-  /** How many clusters at once get a new agent version: a count ("5") or a percentage ("25%"). */
-  readonly maxConcurrency: string;
-  readonly hubReplicas: number;
-  /** Bind the agent to the broad ClusterRole that applying LCA extra manifests needs. */
-  readonly extraManifests: boolean;
-}
+const addon = fields("the ibu-gitops ACM addon: spoke agent and hub controller", {
+  image: str("image of the agent and the hub controller", { check: imageRef }),
+  // The AddOnDeploymentConfig's agentInstallNamespace.
+  installNamespace: label("spoke namespace of the agent").default(
+    "open-cluster-management-agent-addon",
+  ),
+  // Also the namespace of the AddOnDeploymentConfig and of the addon's Placement.
+  hubNamespace: label("hub namespace of the hub controller and the addon configuration").default(
+    "ibu-gitops",
+  ),
+  clusterSelector: labelSelector(
+    "clusters the addon is installed on (default: the fleet's clusterSelector)",
+  ).optional(),
+  maxConcurrency: str("clusters that get a new agent version at once: a count or a percentage", {
+    // OCM's pattern is ^((100|[0-9]{1,2})%|[0-9]+)$; zero (however written) would never
+    // roll out, and leading zeros read differently elsewhere.
+    check: v =>
+      /^([1-9][0-9]?%|100%|[1-9][0-9]{0,8})$/.test(v)
+        ? undefined
+        : `${show(v)} is not a count or a percentage such as "25%" (OCM's rollout strategy: 1 to 999999999, or 1% to 100%, no leading zeros)`,
+  }).default("25%"),
+  hubReplicas: int("hub controller replicas (leader election)", { min: 1 }).default(2),
+  // The broad ClusterRole that applying LCA extra manifests needs.
+  extraManifests: bool(
+    "grant the agent the broad rights applying LCA extra manifests needs",
+  ).default(true),
+});
 
-export interface FleetSpec {
-  readonly hub: {
-    readonly policyNamespace: string;
-    readonly upgradeNamespace: string;
-    /**
-     * Hub namespaces this fleet's Argo CD Application creates and owns (a Namespace object,
-     * and for the policy namespace its ManagedClusterSetBinding `global`). The others must
-     * exist, owned by someone else (ZTP's policies app owns ztp-group). docs/decisions.md.
-     */
-    readonly ownedNamespaces: readonly string[];
-  };
-  readonly flavour: "cgu" | "ibgu";
-  readonly policyName: string;
-  readonly clusterSelector: LabelSelector;
-  readonly seedImage: {
-    readonly image: string;
-    readonly version: string;
-    readonly pullSecretRef?: { readonly name: string };
-  };
-  readonly oadp: {
-    readonly configMap: ConfigMapRef;
-    readonly content: readonly OadpContentEntry[];
-  };
-  readonly extraManifests: readonly ConfigMapRef[];
-  readonly catalogSources: ReadonlyArray<{
-    readonly name: string;
-    readonly namespace: string;
-    readonly image: string;
-    readonly displayName?: string;
-    readonly publisher?: string;
-  }>;
-  readonly autoRollback: {
-    readonly initMonitorTimeoutSeconds: number;
-    readonly onInitMonitorTimeout: boolean;
-    readonly onPostRebootConfigFailure: boolean;
-    readonly onUpgradeFailure: boolean;
-  };
-  readonly imageCleanup: { readonly onPrep: boolean; readonly diskUsageThresholdPercent: number };
-  /** Annotations for every generated ImageBasedUpgrade (keys must contain lca.openshift.io). */
-  readonly ibuAnnotations?: Readonly<Record<string, string>>;
-  /** Like PolicyGenerator's policyDefaults: severity and evaluation interval of the policies. */
-  readonly policyDefaults: {
-    readonly severity: "low" | "medium" | "high" | "critical";
-    readonly evaluationInterval: { readonly compliant: string; readonly noncompliant: string };
-  };
-  readonly groups: readonly Group[];
-  readonly rollout: Readonly<Record<StageStep, StepRollout>> & {
-    readonly batchTimeoutAction: "Continue" | "Abort";
-  };
-  readonly argocd: {
-    readonly namespace: string;
-    /** AppProject name; absent: one project per fleet, named like its Application. */
-    readonly project?: string;
-    readonly repoURL: string;
-    readonly targetRevision: string;
-    readonly path: string;
-  };
-  readonly addon?: AddonSpec;
-}
+export const FLEET_SPEC_SCHEMA = fields("the fleet and its upgrade", {
+  hub: fields("hub namespaces", {
+    policyNamespace: label("namespace of Policies, Placements and the hub OADP ConfigMap").default(
+      "ztp-group",
+    ),
+    upgradeNamespace: label(
+      "namespace of ClusterGroupUpgrades or the ImageBasedGroupUpgrade",
+    ).default("default"),
+    // A Namespace object each, and for the policy namespace its ManagedClusterSetBinding
+    // `global`. The others must exist, owned by someone else (ZTP's policies app owns
+    // ztp-group). docs/decisions.md.
+    ownedNamespaces: list(
+      "hub namespaces this fleet's Argo CD Application creates and owns",
+      label("namespace"),
+    ).default([]),
+  }).prefault({}),
+  flavour: oneOf(
+    "cgu (ZTP policies stepped by ClusterGroupUpgrades) or ibgu (one ImageBasedGroupUpgrade per group)",
+    ["cgu", "ibgu"],
+  ).default("cgu"),
+  policyName: label("prefix of the stage policies, like PolicyGenerator's metadata.name").default(
+    "group-ibu",
+  ),
+  clusterSelector: labelSelector(
+    "clusters the stage policies are placed on (ZTP: group-du-sno)",
+  ).optional(),
+  seedImage: fields("the seed image to upgrade to", {
+    image: str("seed image pull spec", { check: imageRef }),
+    version: str("OpenShift version of the seed", { check: seedVersion }),
+    pullSecretRef: fields("Secret with the seed pull secret, by name (never its content)", {
+      name: name("Secret name"),
+    }).optional(),
+  }),
+  oadp: fields("OADP Backup/Restore content", {
+    configMap: configMapRef({ name: "oadp-cm", namespace: "openshift-adp" }),
+    content: list(
+      "Backup/Restore pairs: {template: platform|lvms} or {file: path}",
+      fields("one entry: template or file", {
+        // A bundled Backup/Restore pair: platform (ACM klusterlet) or lvms.
+        template: oneOf("bundled pair", ["platform", "lvms"]).optional(),
+        file: str("a file of Backup/Restore CRs, relative to the fleet file").optional(),
+      }),
+    ).default([{ template: "platform" }]),
+  }).prefault({}),
+  extraManifests: list("extra-manifest ConfigMaps on the spoke", requiredConfigMapRef).default([]),
+  catalogSources: list(
+    "custom CatalogSources to keep after the upgrade",
+    fields("a CatalogSource", {
+      name: name("CatalogSource name"),
+      namespace: label("CatalogSource namespace").default("openshift-marketplace"),
+      image: str("index image", { check: imageRef }),
+      displayName: str("display name").optional(),
+      publisher: str("publisher").optional(),
+    }),
+  ).default([]),
+  autoRollback: fields("LCA automatic rollback", {
+    initMonitorTimeoutSeconds: int("LCA init-monitor timeout", { min: 0 }).default(1800),
+    onInitMonitorTimeout: bool("roll back when the upgrade does not complete in time").default(
+      true,
+    ),
+    onPostRebootConfigFailure: bool("roll back when post-pivot configuration fails").default(true),
+    onUpgradeFailure: bool("roll back on a terminal post-pivot failure").default(true),
+  }).prefault({}),
+  imageCleanup: fields("container image cleanup during Prep", {
+    onPrep: bool("clean up unused images when disk usage is above the threshold").default(true),
+    diskUsageThresholdPercent: int("threshold", { min: 1, max: 100 }).default(50),
+  }).prefault({}),
+  // Keys must contain lca.openshift.io (rules.ts).
+  ibuAnnotations: mapping(
+    "annotations for the generated ImageBasedUpgrade (e.g. lca.openshift.io/target-ocp-version-manifest-count)",
+    str("annotation value"),
+  ).optional(),
+  // Like PolicyGenerator's policyDefaults.
+  policyDefaults: fields(
+    "severity and evaluation interval of the generated policies (PolicyGenerator's policyDefaults)",
+    {
+      severity: oneOf("policy severity", ["low", "medium", "high", "critical"]).default("low"),
+      evaluationInterval: fields("how often the ConfigurationPolicy is evaluated", {
+        compliant: str("interval while compliant, e.g. 10s, 5m, or never", {
+          check: interval,
+        }).default("10s"),
+        noncompliant: str("interval while noncompliant, e.g. 10s, 5m, or never", {
+          check: interval,
+        }).default("10s"),
+      }).prefault({}),
+    },
+  ).prefault({}),
+  groups: list("cluster groups, upgraded in order", group, { min: 1 }),
+  rollout: fields("per-stage batch sizes and timeouts", {
+    prep: stepRollout(50, 240),
+    upgrade: stepRollout(50, 240),
+    finalize: stepRollout(100, 60),
+    rollback: stepRollout(50, 240),
+    abort: stepRollout(100, 60),
+    batchTimeoutAction: oneOf("what TALM does when a batch times out", [
+      "Continue",
+      "Abort",
+    ]).default("Continue"),
+  }).prefault({}),
+  argocd: fields("the Argo CD Application that syncs the output", {
+    namespace: label("Argo CD namespace").default("openshift-gitops"),
+    // Absent: one project per fleet, named like its Application.
+    project: label(
+      "AppProject name (default: one per fleet, named like its Application)",
+    ).optional(),
+    repoURL: str("Git repository of the output", { check: notEmpty }).default(
+      "https://git.example.com/fleet.git",
+    ),
+    targetRevision: str("branch or tag", { check: notEmpty }).default("main"),
+    path: str("folder of the output in the repository", { check: repoPath }).default("policies"),
+  }).prefault({}),
+  addon: addon.optional(),
+});
 
-export interface Fleet {
-  readonly apiVersion: typeof FLEET_API_VERSION;
-  readonly kind: typeof FLEET_KIND;
+/**
+ * metadata.name: an object name, and short enough that the Argo CD Application named after it
+ * (and used as Argo CD's tracking label value) stays within 253 characters.
+ */
+const fleetName: Check = v => {
+  const msg = dnsSubdomain(v);
+  if (msg) return msg;
+  const app = applicationName(v);
+  return app.length > 253
+    ? `is ${v.length} characters: the Argo CD Application ${clip(app)} would be ${app.length} characters; at most 253 (shorten the fleet's name to ${253 - (app.length - v.length)})`
+    : undefined;
+};
+
+/** labels: Kubernetes' label key and value rules; annotations: its key rule. */
+const labelValue: Check = v => labelValueProblem(v);
+
+/** A fleet file: the whole document, as editors see it through the JSON Schema. */
+export const FLEET_SCHEMA = fields(
+  "an ibu-gitops fleet file: the clusters and the image-based upgrade to step them through",
+  {
+    apiVersion: z.literal(FLEET_API_VERSION).describe("the fleet file's API version"),
+    kind: z.literal(FLEET_KIND).describe("the fleet file's kind"),
+    metadata: fields("the fleet's name, labels and annotations", {
+      name: str("the fleet's name", { check: fleetName }),
+      labels: mapping(
+        "labels",
+        str("label value", { check: labelValue }),
+        labelKeyProblem,
+      ).optional(),
+      annotations: mapping("annotations", str("annotation value"), labelKeyProblem).optional(),
+    }),
+    spec: FLEET_SPEC_SCHEMA,
+  },
+);
+
+export type LabelSelector = z.output<ReturnType<typeof labelSelector>>;
+export type ConfigMapRef = z.output<typeof requiredConfigMapRef>;
+export type StepRollout = z.output<ReturnType<typeof stepRollout>>;
+export type Group = z.output<typeof group>;
+export type AddonSpec = z.output<typeof addon>;
+export type FleetSpec = z.output<typeof FLEET_SPEC_SCHEMA>;
+export type OadpContentEntry = FleetSpec["oadp"]["content"][number];
+
+export interface Fleet extends Omit<z.output<typeof FLEET_SCHEMA>, "metadata"> {
   readonly metadata: { readonly name: string };
-  readonly spec: FleetSpec;
   /** Folder of the fleet file: user files (OADP content) are relative to it. */
   readonly baseDir: string;
   readonly file: string;
 }
-
-const str = (doc: string, extra: Partial<Schema> = {}): Schema =>
-  ({ type: "string", doc, ...extra }) as Schema;
-const label = (doc: string, extra: Partial<Schema> = {}): Schema =>
-  str(doc, { check: dnsLabel, ...extra });
-const name = (doc: string, extra: Partial<Schema> = {}): Schema =>
-  str(doc, { check: dnsSubdomain, ...extra });
-
-const labelSelector: ObjectSchema = {
-  type: "object",
-  doc: "a Kubernetes label selector",
-  fields: {
-    matchLabels: { type: "map", doc: "labels that must all match", values: str("label value") },
-    matchExpressions: {
-      type: "array",
-      doc: "set-based requirements",
-      items: {
-        type: "object",
-        doc: "a requirement",
-        fields: {
-          key: str("label key", { required: true }),
-          operator: str("In, NotIn, Exists or DoesNotExist", {
-            required: true,
-            enum: ["In", "NotIn", "Exists", "DoesNotExist"],
-          }),
-          values: { type: "array", doc: "values", items: str("value") },
-        },
-      },
-    },
-  },
-};
-
-const configMapRef = (defaults?: { name: string; namespace: string }): ObjectSchema => ({
-  type: "object",
-  doc: "a ConfigMap on the spoke",
-  defaultEmpty: defaults !== undefined,
-  fields: {
-    name: name("ConfigMap name", defaults ? { default: defaults.name } : { required: true }),
-    namespace: label(
-      "ConfigMap namespace",
-      defaults ? { default: defaults.namespace } : { required: true },
-    ),
-  },
-});
-
-const stepRollout = (maxConcurrency: number, timeout: number): ObjectSchema => ({
-  type: "object",
-  doc: "batch size and timeout of one stage's rollout",
-  defaultEmpty: true,
-  fields: {
-    batchTimeoutAction: str(
-      "cgu flavour: what TALM does when a batch of this stage times out (default: rollout.batchTimeoutAction)",
-      { enum: ["Continue", "Abort"] },
-    ),
-    maxConcurrency: { type: "integer", doc: "clusters per batch", min: 1, default: maxConcurrency },
-    timeout: {
-      type: "integer",
-      doc: "minutes for the whole rollout of the stage",
-      min: 1,
-      default: timeout,
-    },
-  },
-});
-
-export const FLEET_SPEC_SCHEMA: ObjectSchema = {
-  type: "object",
-  doc: "the fleet and its upgrade",
-  required: true,
-  fields: {
-    hub: {
-      type: "object",
-      doc: "hub namespaces",
-      defaultEmpty: true,
-      fields: {
-        policyNamespace: label("namespace of Policies, Placements and the hub OADP ConfigMap", {
-          default: "ztp-group",
-        }),
-        upgradeNamespace: label("namespace of ClusterGroupUpgrades or the ImageBasedGroupUpgrade", {
-          default: "default",
-        }),
-        ownedNamespaces: {
-          type: "array",
-          doc: "hub namespaces this fleet's Argo CD Application creates and owns",
-          default: [],
-          items: label("namespace"),
-        },
-      },
-    },
-    flavour: str(
-      "cgu (ZTP policies stepped by ClusterGroupUpgrades) or ibgu (one ImageBasedGroupUpgrade per group)",
-      {
-        enum: ["cgu", "ibgu"],
-        default: "cgu",
-      },
-    ),
-    policyName: label("prefix of the stage policies, like PolicyGenerator's metadata.name", {
-      default: "group-ibu",
-    }),
-    clusterSelector: {
-      ...labelSelector,
-      doc: "clusters the stage policies are placed on (ZTP: group-du-sno)",
-    },
-    seedImage: {
-      type: "object",
-      doc: "the seed image to upgrade to",
-      required: true,
-      fields: {
-        image: str("seed image pull spec", { required: true, check: imageRef }),
-        version: str("OpenShift version of the seed", { required: true, check: seedVersion }),
-        pullSecretRef: {
-          type: "object",
-          doc: "Secret with the seed pull secret, by name (never its content)",
-          fields: { name: name("Secret name", { required: true }) },
-        },
-      },
-    },
-    oadp: {
-      type: "object",
-      doc: "OADP Backup/Restore content",
-      defaultEmpty: true,
-      fields: {
-        configMap: configMapRef({ name: "oadp-cm", namespace: "openshift-adp" }),
-        content: {
-          type: "array",
-          doc: "Backup/Restore pairs: {template: platform|lvms} or {file: path}",
-          default: [{ template: "platform" }],
-          items: {
-            type: "object",
-            doc: "one entry: template or file",
-            fields: {
-              template: str("bundled pair", { enum: ["platform", "lvms"] }),
-              file: str("a file of Backup/Restore CRs, relative to the fleet file"),
-            },
-          },
-        },
-      },
-    },
-    extraManifests: {
-      type: "array",
-      doc: "extra-manifest ConfigMaps on the spoke",
-      default: [],
-      items: configMapRef(),
-    },
-    catalogSources: {
-      type: "array",
-      doc: "custom CatalogSources to keep after the upgrade",
-      default: [],
-      items: {
-        type: "object",
-        doc: "a CatalogSource",
-        fields: {
-          name: name("CatalogSource name", { required: true }),
-          namespace: label("CatalogSource namespace", { default: "openshift-marketplace" }),
-          image: str("index image", { required: true, check: imageRef }),
-          displayName: str("display name"),
-          publisher: str("publisher"),
-        },
-      },
-    },
-    autoRollback: {
-      type: "object",
-      doc: "LCA automatic rollback",
-      defaultEmpty: true,
-      fields: {
-        initMonitorTimeoutSeconds: {
-          type: "integer",
-          doc: "LCA init-monitor timeout",
-          min: 0,
-          default: 1800,
-        },
-        onInitMonitorTimeout: {
-          type: "boolean",
-          doc: "roll back when the upgrade does not complete in time",
-          default: true,
-        },
-        onPostRebootConfigFailure: {
-          type: "boolean",
-          doc: "roll back when post-pivot configuration fails",
-          default: true,
-        },
-        onUpgradeFailure: {
-          type: "boolean",
-          doc: "roll back on a terminal post-pivot failure",
-          default: true,
-        },
-      },
-    },
-    imageCleanup: {
-      type: "object",
-      doc: "container image cleanup during Prep",
-      defaultEmpty: true,
-      fields: {
-        onPrep: {
-          type: "boolean",
-          doc: "clean up unused images when disk usage is above the threshold",
-          default: true,
-        },
-        diskUsageThresholdPercent: {
-          type: "integer",
-          doc: "threshold",
-          min: 1,
-          max: 100,
-          default: 50,
-        },
-      },
-    },
-    ibuAnnotations: {
-      type: "map",
-      doc: "annotations for the generated ImageBasedUpgrade (e.g. lca.openshift.io/target-ocp-version-manifest-count)",
-      values: str("annotation value"),
-    },
-    policyDefaults: {
-      type: "object",
-      doc: "severity and evaluation interval of the generated policies (PolicyGenerator's policyDefaults)",
-      defaultEmpty: true,
-      fields: {
-        severity: str("policy severity", {
-          enum: ["low", "medium", "high", "critical"],
-          default: "low",
-        }),
-        evaluationInterval: {
-          type: "object",
-          doc: "how often the ConfigurationPolicy is evaluated",
-          defaultEmpty: true,
-          fields: {
-            compliant: str("interval while compliant, e.g. 10s, 5m, or never", {
-              default: "10s",
-              check: interval,
-            }),
-            noncompliant: str("interval while noncompliant, e.g. 10s, 5m, or never", {
-              default: "10s",
-              check: interval,
-            }),
-          },
-        },
-      },
-    },
-    groups: {
-      type: "array",
-      doc: "cluster groups, upgraded in order",
-      required: true,
-      minItems: 1,
-      items: {
-        type: "object",
-        doc: "a group of clusters",
-        fields: {
-          name: label("group name", { required: true }),
-          clusters: {
-            type: "array",
-            doc: "ManagedCluster names",
-            default: [],
-            // A ManagedCluster's name is also its namespace on the hub, so it is a DNS label.
-            items: label("cluster name"),
-          },
-          selector: { ...labelSelector, doc: "ManagedClusters selected by label" },
-          canaries: {
-            type: "array",
-            doc: "clusters upgraded first, one per batch",
-            default: [],
-            items: label("cluster name"),
-          },
-          stage: str("the stage this group should reach now", {
-            enum: DESIRED_STAGES,
-            default: "Idle",
-          }),
-          abortOnFailure: {
-            type: "boolean",
-            doc: "ibgu flavour: move clusters whose Prep or Upgrade failed back to Idle",
-            default: false,
-          },
-          plan: {
-            type: "array",
-            doc: "ibgu flavour: explicit plan items, each a list of TALM actions",
-            // TALM's CRD: at most 6 plan items of at most 4 actions each.
-            minItems: 1,
-            maxItems: 6,
-            items: {
-              type: "array",
-              doc: "one plan item: up to 4 actions",
-              minItems: 1,
-              maxItems: 4,
-              items: str("a TALM action", { enum: IBGU_ACTIONS }),
-            },
-          },
-        },
-      },
-    },
-    rollout: {
-      type: "object",
-      doc: "per-stage batch sizes and timeouts",
-      defaultEmpty: true,
-      fields: {
-        prep: stepRollout(50, 240),
-        upgrade: stepRollout(50, 240),
-        finalize: stepRollout(100, 60),
-        rollback: stepRollout(50, 240),
-        abort: stepRollout(100, 60),
-        batchTimeoutAction: str("what TALM does when a batch times out", {
-          enum: ["Continue", "Abort"],
-          default: "Continue",
-        }),
-      },
-    },
-    argocd: {
-      type: "object",
-      doc: "the Argo CD Application that syncs the output",
-      defaultEmpty: true,
-      fields: {
-        namespace: label("Argo CD namespace", { default: "openshift-gitops" }),
-        project: label("AppProject name (default: one per fleet, named like its Application)"),
-        repoURL: str("Git repository of the output", {
-          default: "https://git.example.com/fleet.git",
-          check: v => (v.trim() ? undefined : "must not be empty"),
-        }),
-        targetRevision: str("branch or tag", {
-          default: "main",
-          check: v => (v.trim() ? undefined : "must not be empty"),
-        }),
-        path: str("folder of the output in the repository", {
-          default: "policies",
-          check: repoPath,
-        }),
-      },
-    },
-    addon: {
-      type: "object",
-      doc: "the ibu-gitops ACM addon: spoke agent and hub controller",
-      fields: {
-        image: str("image of the agent and the hub controller", {
-          required: true,
-          check: imageRef,
-        }),
-        installNamespace: label("spoke namespace of the agent", {
-          default: "open-cluster-management-agent-addon",
-        }),
-        hubNamespace: label("hub namespace of the hub controller and the addon configuration", {
-          default: "ibu-gitops",
-        }),
-        clusterSelector: {
-          ...labelSelector,
-          doc: "clusters the addon is installed on (default: the fleet's clusterSelector)",
-        },
-        maxConcurrency: str(
-          "clusters that get a new agent version at once: a count or a percentage",
-          {
-            default: "25%",
-            // OCM's pattern is ^((100|[0-9]{1,2})%|[0-9]+)$; zero (however written) would never
-            // roll out, and leading zeros read differently elsewhere.
-            check: v =>
-              /^([1-9][0-9]?%|100%|[1-9][0-9]{0,8})$/.test(v)
-                ? undefined
-                : `${show(v)} is not a count or a percentage such as "25%" (OCM's rollout strategy: 1 to 999999999, or 1% to 100%, no leading zeros)`,
-          },
-        ),
-        hubReplicas: {
-          type: "integer",
-          doc: "hub controller replicas (leader election)",
-          min: 1,
-          default: 2,
-        },
-        extraManifests: {
-          type: "boolean",
-          doc: "grant the agent the broad rights applying LCA extra manifests needs",
-          default: true,
-        },
-      },
-    },
-  },
-};
 
 type Problem = { path: PathSegment[]; message: string };
 

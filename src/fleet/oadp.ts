@@ -1,7 +1,7 @@
 // The rules on a fleet's OADP content that validate and synth share: which ConfigMap key each
 // entry becomes, and LCA's checks of a user's Backup/Restore file (as LCA runs them in Prep).
 import { basename } from "node:path";
-import { parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import { clip, show } from "./errors.js";
 import { dnsSubdomainProblem } from "./names.js";
 import type { OadpContentEntry } from "./model.js";
@@ -30,15 +30,26 @@ export const MAX_OADP_FILE_BYTES = 900 * 1024;
 /**
  * Why LCA would reject this file of OADP content, or undefined: only velero.io/v1 Backups and
  * Restores, each with a name, every Restore naming a Backup of the file, one Restore per Backup
- * (LCA's `Both backup and restore CRs should be specified ... paired`). Never throws.
+ * (LCA's `Both backup and restore CRs should be specified ... paired`), apply-waves LCA can read.
+ * The message starts with `shown` (the file as the fleet names it), and its line and column
+ * where the problem has one: `oadp/app.yaml:25:34: Restore app: ...`. Never throws.
  */
-export function checkBackupRestoreFile(text: string): string | undefined {
+export function checkBackupRestoreFile(text: string, shown: string): string | undefined {
+  const p = backupRestoreProblem(text);
+  if (!p) return undefined;
+  return typeof p === "string" ? `${shown}: ${p}` : `${shown}:${p.line}:${p.col}: ${p.message}`;
+}
+
+type Located = { line: number; col: number; message: string };
+
+function backupRestoreProblem(text: string): string | Located | undefined {
   const backups = new Set<string>();
   const restores: Restore[] = [];
-  const objects = readObjects(text);
-  if (typeof objects === "string") return objects;
-  for (const obj of objects) {
-    const problem = objectProblem(obj, backups, restores);
+  const lines = new LineCounter();
+  const objects = readObjects(text, lines);
+  if (typeof objects !== "object" || !Array.isArray(objects)) return objects;
+  for (const { obj, doc } of objects) {
+    const problem = objectProblem(obj, backups, restores) ?? applyWaveProblem(obj, doc, lines);
     if (problem) return problem;
   }
   return pairingProblem(backups, restores);
@@ -46,23 +57,66 @@ export function checkBackupRestoreFile(text: string): string | undefined {
 
 type Restore = { name: string; backupName?: unknown };
 
-/** The documents of a YAML stream as plain data, or why they cannot be read. */
-function readObjects(text: string): unknown[] | string {
+/** LCA's annotation that orders Backups and Restores (and extra manifests) in groups. */
+export const APPLY_WAVE_ANNOTATION = "lca.openshift.io/apply-wave";
+
+/**
+ * Why LCA would refuse this apply-wave, or undefined. LCA reads it with Go's strconv.Atoi
+ * (internal/common/manifest_helpers.go SortAndGroupByApplyWave): an optional sign and decimal
+ * digits, nothing else, within a 64-bit int; an empty value counts as absent (applied last, as
+ * MaxInt32). A value that is not a string cannot be read into metadata.annotations at all.
+ */
+function applyWaveProblem(obj: unknown, doc: Document, lines: LineCounter): Located | undefined {
+  const md = (obj as { metadata?: { annotations?: unknown } }).metadata;
+  const ann = md?.annotations;
+  if (typeof ann !== "object" || ann === null || !(APPLY_WAVE_ANNOTATION in ann)) return undefined;
+  const wave = (ann as Record<string, unknown>)[APPLY_WAVE_ANNOTATION];
+  const problem = waveProblem(wave);
+  if (!problem) return undefined;
+  const node = doc.getIn(["metadata", "annotations", APPLY_WAVE_ANNOTATION], true) as
+    { range?: [number, number, number] } | undefined;
+  const { line, col } = lines.linePos(node?.range?.[0] ?? 0);
+  const o = obj as { kind?: unknown; metadata?: { name?: unknown } };
+  const id = `${typeof o.kind === "string" ? clip(o.kind) : "?"} ${typeof o.metadata?.name === "string" ? clip(o.metadata.name) : "?"}`;
+  return { line, col, message: `${id}: metadata.annotations.${APPLY_WAVE_ANNOTATION}: ${problem}` };
+}
+
+function waveProblem(wave: unknown): string | undefined {
+  if (typeof wave !== "string")
+    return `must be a quoted string such as "3", not ${show(wave)} (annotations are strings)`;
+  if (wave === "" || (/^[+-]?\d+$/.test(wave) && fitsInt64(wave))) return undefined;
+  return `${show(wave)} is not an integer; LCA reads it with strconv.Atoi and fails Prep (write digits only, e.g. "3")`;
+}
+
+/** Whether a decimal integer (sign and digits) fits Go's 64-bit int, as strconv.Atoi needs. */
+function fitsInt64(s: string): boolean {
+  const n = BigInt(s);
+  return n >= -(2n ** 63n) && n < 2n ** 63n;
+}
+
+/** The documents of a YAML stream as plain data with their documents, or why they cannot be read. */
+function readObjects(
+  text: string,
+  lineCounter: LineCounter,
+): Array<{ obj: unknown; doc: Document }> | string | Located {
   let docs;
   try {
-    docs = parseAllDocuments(text);
+    docs = parseAllDocuments(text, { lineCounter });
   } catch (err) {
     return `invalid YAML: ${(err as Error).message.split("\n")[0] ?? ""}`;
   }
   if (!Array.isArray(docs)) return "invalid YAML: not a stream of documents";
-  const objects: unknown[] = [];
+  const objects: Array<{ obj: unknown; doc: Document }> = [];
   for (const doc of docs) {
     const e = doc.errors[0];
-    if (e)
-      return `invalid YAML at line ${e.linePos?.[0]?.line ?? "?"}: ${e.message.split("\n")[0] ?? ""}`;
+    if (e) {
+      const at = e.linePos?.[0];
+      const message = `invalid YAML: ${e.message.split("\n")[0] ?? ""}`;
+      return at ? { line: at.line, col: at.col, message } : message;
+    }
     try {
       const obj: unknown = doc.toJS({ maxAliasCount: 100 });
-      if (obj !== null && obj !== undefined) objects.push(obj);
+      if (obj !== null && obj !== undefined) objects.push({ obj, doc });
     } catch (err) {
       return `cannot be read: ${(err as Error).message}`;
     }

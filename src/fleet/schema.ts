@@ -1,6 +1,8 @@
-// A small declarative schema for fleet files: checks types, unknown fields and per-field rules,
-// fills in defaults, and reports every problem with its YAML path (no stop at the first one).
+// The building blocks of the fleet file's zod schema (types, bounds, defaults, docs that also feed
+// the editors' JSON Schema), and the one place zod's issues become located fleet problems.
+import { z } from "zod";
 import { didYouMean, show, type PathSegment, type ProblemCollector } from "./errors.js";
+import { imageRefProblem } from "./image-ref.js";
 import { dnsLabelProblem, dnsSubdomainProblem, labelValueProblem } from "./names.js";
 
 /**
@@ -11,229 +13,243 @@ import { dnsLabelProblem, dnsSubdomainProblem, labelValueProblem } from "./names
 export const MAX_INTEGER = 2_147_483_647;
 export const MAX_STRING = 1024;
 
+/** A rule on a string that passed its type and length: the problem, or undefined. */
 export type Check = (value: string) => string | undefined;
 
-interface Base {
-  readonly doc: string;
-  readonly required?: boolean;
-  readonly check?: Check;
+/** Adds `check`'s problem (if any) as an issue with its own message. */
+const refineWith =
+  (check: Check) =>
+  (value: string, ctx: z.RefinementCtx): void => {
+    const message = check(value);
+    if (message) ctx.addIssue({ code: "custom", message, input: value });
+  };
+
+/**
+ * A string of at most `maxLength` (default MAX_STRING) characters, then `check`'s rule; a
+ * string too long is not checked further (its one problem is its length).
+ */
+export function str(doc: string, opts: { check?: Check; maxLength?: number } = {}): z.ZodString {
+  const s = z.string().max(opts.maxLength ?? MAX_STRING, { abort: true });
+  return (opts.check ? s.superRefine(refineWith(opts.check)) : s).describe(doc);
 }
-export interface StringSchema extends Base {
-  readonly type: "string";
-  readonly enum?: readonly string[];
-  readonly default?: string;
-  /** @default MAX_STRING */
-  readonly maxLength?: number;
+
+/** One of `values`; a near miss gets a "did you mean". */
+export const oneOf = <const T extends readonly [string, ...string[]]>(
+  doc: string,
+  values: T,
+): z.ZodEnum<z.core.util.ToEnum<T[number]>> => z.enum(values).describe(doc);
+
+/** A whole number from `min` (default: none) to `max` (at most and by default MAX_INTEGER). */
+export function int(doc: string, bounds: { min?: number; max?: number } = {}): z.ZodNumber {
+  const n = bounds.min === undefined ? z.number() : z.number().min(bounds.min, { abort: true });
+  return n
+    .max(Math.min(bounds.max ?? MAX_INTEGER, MAX_INTEGER), { abort: true })
+    .int()
+    .describe(doc);
 }
-export interface IntegerSchema extends Base {
-  readonly type: "integer";
-  readonly min?: number;
-  readonly max?: number;
-  readonly default?: number;
+
+export const bool = (doc: string): z.ZodBoolean => z.boolean().describe(doc);
+
+/**
+ * A field written with no value (`key:` or `key: ~`) is a field left out: its default applies.
+ * Unknown keys keep their null, so they are still refused.
+ */
+function nullAsAbsent(value: unknown, known: object): unknown {
+  if (!isPlainObject(value)) return value;
+  return Object.fromEntries(
+    Object.entries(value).filter(([k, v]) => v !== null || !Object.hasOwn(known, k)),
+  );
 }
-export interface BooleanSchema extends Base {
-  readonly type: "boolean";
-  readonly default?: boolean;
+
+/** A mapping with exactly these fields (an unknown one is refused with a "did you mean"). */
+export const fields = <S extends z.ZodRawShape>(
+  doc: string,
+  shape: S,
+): z.ZodPreprocess<z.ZodObject<S, z.core.$strict>> =>
+  z.preprocess(v => nullAsAbsent(v, shape), z.strictObject(shape).describe(doc));
+
+/**
+ * A list of `item`s, with TALM's or the field's bounds on its length. The bounds are our own
+ * rule rather than zod's .min/.max, which also measure a string given in place of the list
+ * ("is 8 characters long" for `plan: [Finalize]`); the JSON Schema gets them as minItems/maxItems.
+ */
+export function list<T extends z.ZodType>(
+  doc: string,
+  item: T,
+  bounds: { min?: number; max?: number } = {},
+): z.ZodArray<T> {
+  const { min, max } = bounds;
+  const l = z.array(item).describe(doc);
+  if (min === undefined && max === undefined) return l;
+  return l
+    .superRefine((items, ctx) => {
+      const base = { origin: "array", inclusive: true, input: items } as const;
+      if (min !== undefined && items.length < min)
+        ctx.addIssue({ ...base, code: "too_small", minimum: min });
+      if (max !== undefined && items.length > max)
+        ctx.addIssue({ ...base, code: "too_big", maximum: max });
+    })
+    .meta({ description: doc, minItems: min, maxItems: max });
 }
-export interface ObjectSchema extends Base {
-  readonly type: "object";
-  readonly fields: Readonly<Record<string, Schema>>;
-  /** Apply defaults of the fields even when the object is absent. */
-  readonly defaultEmpty?: boolean;
+
+/** A mapping of free keys (checked by `key` when given) to `value`s. */
+export const mapping = <V extends z.ZodType>(
+  doc: string,
+  value: V,
+  key?: Check,
+): z.ZodRecord<z.ZodString, V> =>
+  z.record(key ? z.string().superRefine(refineWith(key)) : z.string(), value).describe(doc);
+
+// ---- zod's issues as fleet problems ----
+
+const doc = (iss: z.core.$ZodRawIssue): string =>
+  (iss.inst as z.ZodType | undefined)?.description ?? "";
+
+const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+
+/** A value of the wrong type, in the words fleet files have always been answered with. */
+function typeMessage(iss: z.core.$ZodRawIssue<z.core.$ZodIssueInvalidType>): string {
+  const { input } = iss;
+  const last = iss.path?.[iss.path.length - 1];
+  if (input === undefined) return `is required (${doc(iss)})`;
+  if (input === null && typeof last === "number") return `is empty; each item must be ${doc(iss)}`;
+  switch (iss.expected) {
+    case "string":
+      return `must be a string, not ${show(input)}${typeof input === "number" || typeof input === "boolean" ? " (quote it)" : ""}`;
+    case "number":
+    case "int":
+      return `must be a whole number, not ${show(input)}${typeof input === "string" ? " (unquote it)" : ""}`;
+    case "boolean":
+      return `must be true or false, not ${show(input)}`;
+    case "array":
+      return `must be a list (${doc(iss)})`;
+    default:
+      return `must be a mapping (${doc(iss)})`;
+  }
 }
-export interface ArraySchema extends Base {
-  readonly type: "array";
-  readonly items: Schema;
-  readonly minItems?: number;
-  readonly maxItems?: number;
-  readonly default?: readonly unknown[];
+
+function sizeMessage(
+  iss: z.core.$ZodRawIssue<z.core.$ZodIssueTooBig | z.core.$ZodIssueTooSmall>,
+): string | undefined {
+  const { input } = iss;
+  const bound = Number("maximum" in iss ? iss.maximum : iss.minimum);
+  const big = iss.code === "too_big";
+  if (iss.origin === "string")
+    return `is ${(input as string).length} characters long; at most ${bound} are allowed`;
+  if (iss.origin === "array")
+    return big
+      ? `has ${(input as unknown[]).length} items; at most ${bound} are allowed`
+      : `must have at least ${plural(bound, "item")}`;
+  if (iss.origin === "number" || iss.origin === "int")
+    return `must be ${big ? "at most" : "at least"} ${bound}, not ${show(input)}`;
+  return undefined;
 }
-export interface MapSchema extends Base {
-  readonly type: "map";
-  readonly values: Schema;
+
+/**
+ * The message of one zod issue. An unrecognized_keys issue covers every unknown key of a mapping:
+ * its message has one line per key, in the issue's order (toProblems splits them).
+ */
+function issueMessage(iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case "invalid_type":
+      return typeMessage(iss);
+    case "invalid_value": {
+      const values = iss.values.map(String);
+      if (values.length === 1) return `must be ${values[0]}, not ${show(iss.input)}`;
+      // One of several words: first a word at all, as for any string.
+      if (typeof iss.input !== "string")
+        return typeMessage({ ...iss, code: "invalid_type", expected: "string" });
+      const hint = typeof iss.input === "string" ? didYouMean(iss.input, values) : undefined;
+      return `must be one of ${values.join(", ")}, not ${show(iss.input)}${hint ? `; did you mean ${hint}?` : ""}`;
+    }
+    case "too_big":
+    case "too_small":
+      return sizeMessage(iss);
+    case "unrecognized_keys": {
+      const known = Object.keys((iss.inst as z.ZodObject | undefined)?.shape ?? {});
+      return iss.keys
+        .map(key => {
+          const hint = didYouMean(key, known);
+          return `unknown field${hint ? `; did you mean ${hint}?` : `; known fields: ${known.join(", ")}`}`;
+        })
+        .join("\n");
+    }
+    case "invalid_key":
+      return iss.issues.map(i => i.message).join("; ");
+    default:
+      return undefined;
+  }
 }
-export type Schema =
-  StringSchema | IntegerSchema | BooleanSchema | ObjectSchema | ArraySchema | MapSchema;
+
+/**
+ * Parses `value` with `schema`, adding every issue to `out` as a problem at `at` + its path.
+ * Returns the parsed value, or after problems what passed (see `salvage`) for the rules across
+ * fields, which read only the paths without problems.
+ */
+export function parseInto<S extends z.ZodType>(
+  schema: S,
+  value: unknown,
+  at: readonly PathSegment[],
+  out: ProblemCollector,
+): { ok: true; value: z.output<S> } | { ok: false; partial: unknown } {
+  const result = schema.safeParse(value, { error: issueMessage });
+  if (result.success) return { ok: true, value: result.data };
+  for (const iss of result.error.issues) {
+    const path = [...at, ...(iss.path as PathSegment[])];
+    if (iss.code === "unrecognized_keys") {
+      const lines = iss.message.split("\n");
+      iss.keys.forEach((key, i) => out.add([...path, key], lines[i] ?? "unknown field"));
+    } else out.add(path, iss.message);
+  }
+  return { ok: false, partial: salvage(schema, value) };
+}
+
+/**
+ * What of `value` passes `schema`, with defaults: every field or item that passes is kept, one
+ * that fails is left out (undefined), and mappings and lists that fail keep their other parts.
+ * This is what the old hand-written validator returned; zod returns nothing after a failure.
+ */
+export function salvage(schema: z.ZodType, value: unknown): unknown {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  if (schema instanceof z.ZodPipe && schema.in instanceof z.ZodTransform) {
+    const pre = schema.in.safeParse(value);
+    return pre.success ? salvage(schema.out as z.ZodType, pre.data) : undefined;
+  }
+  // A default is what a field left out gets; a field written wrong gets nothing.
+  if (schema instanceof z.ZodDefault || schema instanceof z.ZodOptional)
+    return value === undefined ? undefined : salvage(schema.unwrap() as z.ZodType, value);
+  if (schema instanceof z.ZodPrefault)
+    return salvage(schema.unwrap() as z.ZodType, value ?? schema.def.defaultValue);
+  return salvageParts(schema, value);
+}
+
+/** The parts of a list or mapping that pass; nothing for anything else that failed. */
+function salvageParts(schema: z.ZodType, value: unknown): unknown {
+  if (schema instanceof z.ZodArray)
+    return Array.isArray(value)
+      ? value.map((item: unknown) => salvage(schema.element as z.ZodType, item))
+      : undefined;
+  if (!isPlainObject(value)) return undefined;
+  const result: Record<string, unknown> = {};
+  if (schema instanceof z.ZodObject) {
+    const shape: Readonly<Record<string, z.ZodType>> = schema.shape;
+    for (const [key, field] of Object.entries(shape)) {
+      const v = salvage(field, Object.hasOwn(value, key) ? value[key] : undefined);
+      if (v !== undefined) result[key] = v;
+    }
+    return result;
+  }
+  if (schema instanceof z.ZodRecord) {
+    for (const [key, v] of Object.entries(value))
+      result[key] = salvage(schema.valueType as z.ZodType, v);
+    return result;
+  }
+  return undefined;
+}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
-
-/** Validates `value` against `schema`; returns it with defaults filled in. */
-export function validate(
-  schema: Schema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  if (value === undefined || value === null) return absent(schema, path, out);
-  const result = byType(schema, value, path, out);
-  if (result !== undefined && schema.check) {
-    const msg = schema.check(result as string);
-    if (msg) out.add(path, msg);
-  }
-  return result;
-}
-
-function absent(schema: Schema, path: PathSegment[], out: ProblemCollector): unknown {
-  if (schema.required) {
-    out.add(path, `is required (${schema.doc})`);
-    return undefined;
-  }
-  if (schema.type === "object" && schema.defaultEmpty) return validate(schema, {}, path, out);
-  return "default" in schema ? schema.default : undefined;
-}
-
-function byType(
-  schema: Schema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  switch (schema.type) {
-    case "string":
-      return checkString(schema, value, path, out);
-    case "integer":
-      return checkInteger(schema, value, path, out);
-    case "boolean":
-      if (typeof value === "boolean") return value;
-      out.add(path, `must be true or false, not ${show(value)}`);
-      return undefined;
-    case "object":
-      return checkObject(schema, value, path, out);
-    case "array":
-      return checkArray(schema, value, path, out);
-    case "map":
-      return checkMap(schema, value, path, out);
-  }
-}
-
-function checkString(
-  schema: StringSchema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  if (typeof value !== "string") {
-    out.add(
-      path,
-      `must be a string, not ${show(value)}${typeof value === "number" || typeof value === "boolean" ? " (quote it)" : ""}`,
-    );
-    return undefined;
-  }
-  if (schema.enum && !schema.enum.includes(value)) {
-    const hint = didYouMean(value, schema.enum);
-    out.add(
-      path,
-      `must be one of ${schema.enum.join(", ")}, not ${show(value)}${hint ? `; did you mean ${hint}?` : ""}`,
-    );
-    return undefined;
-  }
-  const max = schema.maxLength ?? MAX_STRING;
-  if (value.length > max) {
-    out.add(path, `is ${value.length} characters long; at most ${max} are allowed`);
-    return undefined;
-  }
-  return value;
-}
-
-function checkInteger(
-  schema: IntegerSchema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  if (typeof value !== "number" || !Number.isInteger(value)) {
-    out.add(
-      path,
-      `must be a whole number, not ${show(value)}${typeof value === "string" ? " (unquote it)" : ""}`,
-    );
-    return undefined;
-  }
-  const max = Math.min(schema.max ?? MAX_INTEGER, MAX_INTEGER);
-  if (schema.min !== undefined && value < schema.min) {
-    out.add(path, `must be at least ${schema.min}, not ${value}`);
-    return undefined;
-  }
-  if (value > max) {
-    out.add(path, `must be at most ${max}, not ${value}`);
-    return undefined;
-  }
-  return value;
-}
-
-function checkObject(
-  schema: ObjectSchema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  if (!isPlainObject(value)) {
-    out.add(path, `must be a mapping (${schema.doc})`);
-    return undefined;
-  }
-  const known = Object.keys(schema.fields);
-  for (const key of Object.keys(value)) {
-    if (!Object.hasOwn(schema.fields, key)) {
-      const hint = didYouMean(key, known);
-      out.add(
-        [...path, key],
-        `unknown field${hint ? `; did you mean ${hint}?` : `; known fields: ${known.join(", ")}`}`,
-      );
-    }
-  }
-  const result: Record<string, unknown> = {};
-  for (const [key, fieldSchema] of Object.entries(schema.fields)) {
-    const v = validate(
-      fieldSchema,
-      Object.hasOwn(value, key) ? value[key] : undefined,
-      [...path, key],
-      out,
-    );
-    if (v !== undefined) result[key] = v;
-  }
-  return result;
-}
-
-function checkArray(
-  schema: ArraySchema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  if (!Array.isArray(value)) {
-    out.add(path, `must be a list (${schema.doc})`);
-    return undefined;
-  }
-  if (schema.minItems !== undefined && value.length < schema.minItems) {
-    out.add(path, `must have at least ${schema.minItems} item${schema.minItems === 1 ? "" : "s"}`);
-  }
-  if (schema.maxItems !== undefined && value.length > schema.maxItems) {
-    out.add(path, `has ${value.length} items; at most ${schema.maxItems} are allowed`);
-  }
-  return value.map((item, i) => {
-    if (item === null || item === undefined) {
-      out.add([...path, i], `is empty; each item must be ${schema.items.doc}`);
-      return undefined;
-    }
-    return validate(schema.items, item, [...path, i], out);
-  });
-}
-
-function checkMap(
-  schema: MapSchema,
-  value: unknown,
-  path: PathSegment[],
-  out: ProblemCollector,
-): unknown {
-  if (!isPlainObject(value)) {
-    out.add(path, `must be a mapping (${schema.doc})`);
-    return undefined;
-  }
-  const result: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(value))
-    result[k] = validate(schema.values, v, [...path, k], out);
-  return result;
-}
 
 // ---- rules shared by fleet fields ----
 
@@ -260,6 +276,5 @@ export const seedVersion: Check = (v: string) => {
     : undefined;
 };
 
-/** LCA's pattern for seedImageRef.image (`^([a-z0-9]+://)?[\S]+$`). */
-export const imageRef: Check = (v: string) =>
-  /^([a-z0-9]+:\/\/)?\S+$/.test(v) ? undefined : `${show(v)} is not an image reference`;
+/** An image reference as podman and the kubelet read it (src/fleet/image-ref.ts). */
+export const imageRef: Check = imageRefProblem;

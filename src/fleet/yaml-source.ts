@@ -7,12 +7,13 @@ import {
   isPair,
   isScalar,
   isSeq,
+  parseAllDocuments,
   parseDocument,
   visit,
   type Alias,
   type Document,
 } from "yaml";
-import { FleetError, ProblemCollector, show, type PathSegment } from "./errors.js";
+import { FleetError, ProblemCollector, clip, show, type PathSegment } from "./errors.js";
 
 /** Deeper flow nesting than this is refused before parsing (the parser recurses per level). */
 export const MAX_FLOW_DEPTH = 64;
@@ -52,7 +53,7 @@ export function readYaml(text: string, file: string): YamlSource {
     throw new FleetError(out.problems);
   }
   const out = new ProblemCollector(file, doc, lines);
-  syntaxProblems(doc, out);
+  syntaxProblems(doc, text, out);
   if (out.problems.length) throw new FleetError(out.problems);
   const first = structureProblems(doc, out);
   if (out.problems.length) throw new FleetError(out.problems);
@@ -73,14 +74,16 @@ export function readYaml(text: string, file: string): YamlSource {
   return { doc, lines, value, out };
 }
 
-function syntaxProblems(doc: Document, out: ProblemCollector): void {
+function syntaxProblems(doc: Document, text: string, out: ProblemCollector): void {
   const seen = new Set<string>();
   for (const e of doc.errors) {
     if (out.problems.length >= MAX_SYNTAX_PROBLEMS) break;
     const message =
       e.code === "RESOURCE_EXHAUSTION"
         ? "YAML: nested too deeply to read"
-        : `YAML: ${e.message.split("\n")[0] ?? e.code}`;
+        : e.code === "MULTIPLE_DOCS"
+          ? `a fleet file holds one document; found ${parseAllDocuments(text).length}`
+          : `YAML: ${e.message.split("\n")[0] ?? e.code}`;
     const key = `${e.pos[0]}:${message}`;
     if (seen.has(key) || (e.code === "RESOURCE_EXHAUSTION" && seen.has("deep"))) continue;
     seen.add(key);
@@ -91,7 +94,8 @@ function syntaxProblems(doc: Document, out: ProblemCollector): void {
 
 /**
  * What the parser leaves to us, at its place: keys used twice in a mapping, keys that are
- * mappings or lists, and aliases that name no anchor set before them (YAML's rule). Returns the
+ * mappings or lists, aliases that name no anchor set before them (YAML's rule), and numbers
+ * beyond 2^53, which JavaScript (and so every later check) would only see rounded. Returns the
  * first alias, where an over-expansion is reported.
  */
 function structureProblems(
@@ -100,6 +104,17 @@ function structureProblems(
 ): { offset: number; path: PathSegment[] } | undefined {
   let first: { offset: number; path: PathSegment[] } | undefined;
   visit(doc, {
+    Scalar(_key, node, ancestors) {
+      if (typeof node.value !== "number" || Math.abs(node.value) <= Number.MAX_SAFE_INTEGER) return;
+      // The number as written: its value is already rounded.
+      const source = (node as { source?: unknown }).source;
+      const shown = typeof source === "string" ? ` ${clip(source)}` : "";
+      out.addAt(
+        node.range?.[0] ?? 0,
+        yamlPath(ancestors, node),
+        `YAML: the number${shown} is too large to be read exactly (beyond 2^53 = ${Number.MAX_SAFE_INTEGER})`,
+      );
+    },
     Map(_key, map, ancestors) {
       const seen = new Set<string>();
       for (const pair of map.items) {

@@ -3,8 +3,15 @@
 // Backups and Restores, every Restore naming a Backup, one Restore per Backup).
 import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
-import { FleetError, type FleetProblem } from "../fleet/errors.js";
+import {
+  FleetError,
+  ProblemCollector,
+  type FleetProblem,
+  type PathSegment,
+} from "../fleet/errors.js";
 import type { Fleet } from "../fleet/model.js";
+import { EncodingError, decodeUtf8 } from "../fleet/text.js";
+import { readYaml } from "../fleet/yaml-source.js";
 import { checkBackupRestoreFile, oadpDataKey } from "../fleet/oadp.js";
 import type { KubeObject, TemplateSet } from "./templates.js";
 import { stringifyYaml } from "./yaml.js";
@@ -19,18 +26,12 @@ export type OadpData = Readonly<Record<string, string>>;
  */
 export function oadpData(fleet: Fleet, templates: TemplateSet): OadpData {
   const data: Record<string, string> = {};
-  const problems: FleetProblem[] = [];
+  const problems: Array<{ path: PathSegment[]; message: string }> = [];
   const { flavour } = fleet.spec;
   fleet.spec.oadp.content.forEach((entry, i) => {
     const key = oadpDataKey(entry, flavour);
     const problem = (message: string): void =>
-      void problems.push({
-        file: fleet.file,
-        path: `spec.oadp.content[${i}].file`,
-        line: 1,
-        column: 1,
-        message,
-      });
+      void problems.push({ path: ["spec", "oadp", "content", i, "file"], message });
     if (entry.template === "platform") {
       data[key] = toYaml(templates.render("PlatformBackupRestore", { ibgu: flavour === "ibgu" }));
     } else if (entry.template === "lvms") {
@@ -38,19 +39,38 @@ export function oadpData(fleet: Fleet, templates: TemplateSet): OadpData {
     } else if (entry.file !== undefined) {
       let text: string;
       try {
-        text = readFileSync(resolve(fleet.baseDir, entry.file), "utf8");
+        text = decodeUtf8(readFileSync(resolve(fleet.baseDir, entry.file)));
       } catch (err) {
-        problem(`${entry.file}: cannot be read: ${(err as Error).message}`);
+        problem(
+          err instanceof EncodingError
+            ? `${entry.file}:${err.line}:${err.column}: ${err.message}`
+            : `${entry.file}: cannot be read: ${(err as Error).message}`,
+        );
         return;
       }
-      const bad = checkBackupRestoreFile(text);
-      if (bad) problem(`${entry.file}: ${bad}`);
+      const bad = checkBackupRestoreFile(text, entry.file);
+      if (bad) problem(bad);
       if (key in data) problem(`a second file named ${key}`);
       data[key] = text.endsWith("\n") ? text : `${text}\n`;
     }
   });
-  if (problems.length) throw new FleetError(problems);
+  if (problems.length) throw new FleetError(located(fleet.file, problems));
   return data;
+}
+
+/** The problems at their lines in the fleet file, when it can still be read (else at 1:1). */
+function located(
+  file: string,
+  problems: ReadonlyArray<{ path: PathSegment[]; message: string }>,
+): FleetProblem[] {
+  let out: ProblemCollector;
+  try {
+    out = readYaml(decodeUtf8(readFileSync(file)), file).out;
+  } catch {
+    out = new ProblemCollector(file);
+  }
+  for (const p of problems) out.add(p.path, p.message);
+  return out.problems;
 }
 
 function toYaml(objects: readonly KubeObject[]): string {

@@ -1,8 +1,14 @@
-// Benchmark of `validate` (parseFleet: YAML, schema, every rule) on the largest realistic fleet
-// and on adversarial ones, each at 1×, 2× and 4× its size to show the time grows linearly.
-// Prints the median of 5 runs in-process (CPU ms), bytes of input and ms per 100 KB.
-// Run: npx tsx test/bench/validate.ts
+// Benchmark of fleet validation (parseFleet: YAML, schema, every rule) on the largest realistic
+// fleet and on adversarial ones, each at 1×, 2× and 4× its size to show the time grows linearly:
+// the median of 5 runs in-process (CPU ms), bytes of input and ms per 100 KB; then the whole
+// `ibu-gitops validate` command (spawned bin/ibu-gitops.js, after `npm run build`) on the
+// realistic fleet: median wall time and peak RSS of 5 runs.
+// Run: npm run build && npx tsx test/bench/validate.ts
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { stringify } from "yaml";
+import { timed } from "../support/timed.js";
 import { FleetError } from "../../src/fleet/errors.js";
 import { parseFleet } from "../../src/fleet/load.js";
 
@@ -153,4 +159,32 @@ for (const [name, make] of CASES) {
       `| ${name} | ${scale}× | ${text.length.toLocaleString("en")} | ${ms.toFixed(1)} | ${((ms / text.length) * 100_000).toFixed(2)} | ${outcome} |`,
     );
   }
+}
+
+// The whole command: start-up, reading the file, validation and the check against the output
+// folder, as a user runs it.
+const work = mkdtempSync(join(tmpdir(), "ibu-bench-validate-"));
+try {
+  const bin = resolve(import.meta.dirname, "..", "..", "bin", "ibu-gitops.js");
+  console.log(
+    "\n| Input | Scale | Bytes | `ibu-gitops validate` (wall s, median of 5) | peak RSS MiB |",
+  );
+  console.log("|---|---|---|---|---|");
+  for (const scale of [1, 2, 4]) {
+    const file = join(work, `fleet-${scale}.yaml`);
+    const text = realistic(scale);
+    writeFileSync(file, text);
+    const t = timed(
+      process.execPath,
+      [bin, "validate", "-f", file, "--output-dir", join(work, "out")],
+      work,
+      RUNS,
+      { ...process.env, IBU_GITOPS_NO_STALE_CHECK: "1" },
+    );
+    console.log(
+      `| realistic | ${scale}× | ${text.length.toLocaleString("en")} | ${t.wall.toFixed(2)} | ${t.rssMiB.toFixed(0)} |`,
+    );
+  }
+} finally {
+  rmSync(work, { recursive: true, force: true });
 }

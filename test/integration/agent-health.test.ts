@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { stringify } from "yaml";
 import { condition, IBU, waitForIbu } from "../support/ibu.js";
 import { Annotation, type Ibu } from "../../addon/agent/ibu-types.js";
+import { APPLY_WAVE } from "../../addon/agent/stages/oadp.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "../support/crds.js";
@@ -314,6 +315,22 @@ describe("the agent's health checks and Prep validation", () => {
     await cancel();
   });
 
+  it("fails Prep when an extra manifest's apply-wave is not an integer to Go's Atoi (LCA's error)", async () => {
+    await configMap("em-bad-wave", LCA_NS, [
+      {
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: "w", namespace: "default", annotations: { [APPLY_WAVE]: "three" } },
+      },
+    ]);
+    await prep({ extraManifests: [{ name: "em-bad-wave", namespace: LCA_NS }] });
+    const failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+    expect(cond(failed, "PrepInProgress")).toBe(
+      'False/Failed/failed to validate IBU spec: failed to validate extramanifest cms: failed to sort and group manifests: error convert: strconv.Atoi: parsing "three": invalid syntax',
+    );
+    await cancel();
+  });
+
   it("preps with warnings for an unknown kind and a missing namespace, in LCA's annotation; a cancel removes it", async () => {
     await configMap("em-warnings", LCA_NS, [
       {
@@ -379,6 +396,28 @@ describe("the agent's health checks and Prep validation", () => {
     } finally {
       await installOadpOperator();
     }
+  });
+
+  it("fails Prep when a Backup's or a Restore's apply-wave is not an integer to Go's Atoi (where LCA stalls the Upgrade)", async () => {
+    const [backup, restore] = pair("apps", "apps") as Array<{ metadata: object }>;
+    const waved = (o: { metadata: object }, wave: string): object => ({
+      ...o,
+      metadata: { ...o.metadata, annotations: { [APPLY_WAVE]: wave } },
+    });
+    await configMap("oadp-bad-wave", "openshift-adp", [waved(backup!, "0x10"), restore!]);
+    await prep({ oadpContent: [{ name: "oadp-bad-wave", namespace: "openshift-adp" }] });
+    let failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+    expect(cond(failed, "PrepInProgress")).toBe(
+      'False/Failed/failed to validate IBU spec: failed to validate oadp configMap: error while getting sorted backups from configmap: error convert: strconv.Atoi: parsing "0x10": invalid syntax',
+    );
+    await cancel();
+    await configMap("oadp-bad-wave", "openshift-adp", [backup!, waved(restore!, " 2 ")]);
+    await prep({ oadpContent: [{ name: "oadp-bad-wave", namespace: "openshift-adp" }] });
+    failed = await waitFor("PrepCompleted", i => cond(i, "PrepCompleted") !== undefined);
+    expect(cond(failed, "PrepInProgress")).toBe(
+      'False/Failed/failed to validate IBU spec: failed to validate oadp configMap: failed to sort restore CRs: error convert: strconv.Atoi: parsing " 2 ": invalid syntax',
+    );
+    await cancel();
   });
 
   it("fails Prep when a Backup's apply-label names an object the cluster does not have", async () => {

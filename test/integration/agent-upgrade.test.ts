@@ -2,7 +2,16 @@
 // reboot into the new stateroot (the IBU restored from the file it was saved to), finalize
 // removing the old stateroot; and Rollback back to the original stateroot, then finalize.
 import { X509Certificate } from "node:crypto";
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeAll, afterAll, describe, expect, it } from "vitest";
@@ -53,6 +62,12 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       join(seedCluster.ostree.staterootDir(seedCluster.stateroot), "var", "lib", "etcd"),
       join(seedDeployment.dir, "etc", "kubernetes", "pki"),
     );
+    // The seed's own time servers and SSH host keys, which no upgraded node may keep.
+    mkdirSync(join(seedDeployment.dir, "etc", "ssh"), { recursive: true });
+    writeFileSync(join(seedDeployment.dir, "etc", "chrony.conf"), "server seed.example.com\n");
+    writeFileSync(join(seedDeployment.dir, "etc", "ssh", "ssh_host_ed25519_key"), "seed key", {
+      mode: 0o600,
+    });
     ({ seed } = await publishSeed(registry, seedCluster, {
       version: "4.18.1",
       imageNames: ["release"],
@@ -285,6 +300,11 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         data: { ".dockerconfigjson": dockerconfig("the-seed"), "seed-only": "eA==" },
       });
     });
+    // The node's time servers and SSH host key (LCA carries both).
+    const bootedEtc = join(spoke!.ostree.deployments()[0]!.dir, "etc");
+    mkdirSync(join(bootedEtc, "ssh"), { recursive: true });
+    writeFileSync(join(bootedEtc, "chrony.conf"), "server ntp.site.example.com iburst\n");
+    writeFileSync(join(bootedEtc, "ssh", "ssh_host_rsa_key"), "node key", { mode: 0o600 });
     await prepped();
 
     await setStage("Upgrade");
@@ -301,6 +321,13 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     // The node's own host name went into the new deployment before it booted.
     const newDeployment = spoke!.ostree.deployments().find(d => d.stateroot === "rhcos_4.18.1")!;
     expect(readFileSync(join(newDeployment.dir, "etc", "hostname"), "utf8").trim()).toBe("sno-1");
+    // So did its chrony configuration and SSH host keys; the seed's keys are gone.
+    expect(readFileSync(join(newDeployment.dir, "etc", "chrony.conf"), "utf8")).toBe(
+      "server ntp.site.example.com iburst\n",
+    );
+    expect(
+      readdirSync(join(newDeployment.dir, "etc", "ssh")).filter(f => f.startsWith("ssh_host_")),
+    ).toEqual(["ssh_host_rsa_key"]);
     expect(cond(done, "UpgradeCompleted")).toBe("True/Completed/Upgrade completed");
     expect(cond(done, "UpgradeInProgress")).toBe("False/Completed/Upgrade completed");
     expect(sandbox!.reboots).toBe(1);

@@ -4,12 +4,13 @@
 // FetchClusterConfig): the pull secret, the cluster-wide proxy, the cluster ID, image digest
 // mirror sets and image content source policies, the SSH-key MachineConfigs and the user CA
 // bundle; kinds the cluster does not serve and objects it does not have are skipped. Node
-// files (LCA's network configuration): /etc/hostname and NetworkManager's connections, which a
-// node needs before it boots, so they go straight into the new deployment's /etc.
+// files (NODE_FILES: host name, NetworkManager connections, chrony, SSH host keys, LVM devices)
+// are read at boot, so they go straight into the new deployment's /etc.
 import {
   cpSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   renameSync,
   rmSync,
@@ -148,12 +149,56 @@ export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
   return out;
 }
 
-/** Node files a node needs before it boots, relative to a deployment's root. */
-const NODE_FILES = [join("etc", "hostname"), join("etc", "NetworkManager", "system-connections")];
+/**
+ * Node files carried into the new deployment before the pivot: in `dir` (relative to a
+ * deployment's root), the entries `names` matches. The new deployment's matching entries
+ * (the seed's) are replaced by the node's; when the node has none, `whenAbsent` says what
+ * becomes of the seed's, as in LCA. Source: lifecycle-agent internal/clusterconfig
+ * (fetchNetworkConfig, getChronyConfig, GetServerSSHKeys, fetchLvmDevices), lca-cli/postpivot.
+ */
+export interface NodeFiles {
+  readonly dir: string;
+  readonly names: RegExp;
+  /** "keep": the seed's stay (LCA writes nothing then); "remove": they go (LCA makes new ones). */
+  readonly whenAbsent: "keep" | "remove";
+}
+
+export const NODE_FILES: readonly NodeFiles[] = [
+  // LCA: the host name (hostnamectl) and the NetworkManager connections, copied over the seed's.
+  { dir: "etc", names: /^hostname$/, whenAbsent: "keep" },
+  { dir: join("etc", "NetworkManager"), names: /^system-connections$/, whenAbsent: "keep" },
+  // LCA: recert writes the node's /etc/chrony.conf, only when the node has one.
+  { dir: "etc", names: /^chrony\.conf$/, whenAbsent: "keep" },
+  // LCA: the seed's ssh_host_*_key* go and the node's are written; with none on the node, recert
+  // makes fresh ones. Here sshd-keygen makes them at boot: no node keeps the seed's keys.
+  { dir: join("etc", "ssh"), names: /^ssh_host_.*_key/, whenAbsent: "remove" },
+  // LCA: the LVM devices file, so the node's volume groups are found (LCA then runs pvscan;
+  // here the file is in place before boot, whose event activation finds them).
+  { dir: join("etc", "lvm", "devices"), names: /^system\.devices$/, whenAbsent: "keep" },
+];
+
+/**
+ * The node files (NODE_FILES) from the booted deployment into the new one. Safe to run again
+ * after a crash at any point: each set is removed from the new deployment, then copied.
+ */
+export function copyNodeFiles(fromDeploymentDir: string, toDeploymentDir: string): void {
+  const matching = (dir: string, names: RegExp): string[] =>
+    existsSync(dir) ? readdirSync(dir).filter(n => names.test(n)) : [];
+  for (const { dir, names, whenAbsent } of NODE_FILES) {
+    const src = join(fromDeploymentDir, dir);
+    const dst = join(toDeploymentDir, dir);
+    const nodes = matching(src, names);
+    if (!nodes.length && whenAbsent === "keep") continue;
+    for (const n of matching(dst, names)) rmSync(join(dst, n), { recursive: true, force: true });
+    if (nodes.length) mkdirSync(dst, { recursive: true });
+    for (const n of nodes)
+      cpSync(join(src, n), join(dst, n), { recursive: true, preserveTimestamps: true });
+  }
+}
 
 /**
  * Before the pivot: the configuration objects into the new stateroot (written whole or not at
- * all), and the node's host name and connections into the new deployment's /etc.
+ * all), and the node files (NODE_FILES) into the new deployment.
  */
 export async function exportClusterConfig(
   api: KubeApi,
@@ -174,14 +219,7 @@ export async function exportClusterConfig(
     );
     renameSync(`${labelsFile}.tmp`, labelsFile);
   }
-  for (const rel of NODE_FILES) {
-    const src = join(from.deploymentDir, rel);
-    if (!existsSync(src)) continue;
-    const dst = join(to.deploymentDir, rel);
-    rmSync(dst, { recursive: true, force: true });
-    mkdirSync(join(dst, ".."), { recursive: true });
-    cpSync(src, dst, { recursive: true, preserveTimestamps: true });
-  }
+  copyNodeFiles(from.deploymentDir, to.deploymentDir);
   return objects.length;
 }
 

@@ -68,22 +68,85 @@ export async function loadOadpContent(api: KubeApi, refs: readonly Ref[]): Promi
   };
 }
 
-/** Groups by apply-wave, ascending; objects without a wave come last; ties by name. */
+/** LCA's defaultApplyWave (math.MaxInt32): the wave of an object without one, or with "". */
+export const DEFAULT_APPLY_WAVE = 2147483647n;
+
+/** An apply-wave that is not an integer to Go's strconv.Atoi; the message is LCA's. */
+export class ApplyWaveError extends Error {}
+
+const INT64_MAX = 2n ** 63n - 1n;
+const INT64_MIN = -(2n ** 63n);
+
+/**
+ * Go's strconv.Quote, as Atoi's errors quote the input: ASCII control characters escaped as Go
+ * escapes them; other characters kept (Go writes non-printable Unicode as \u escapes).
+ */
+function goQuote(s: string): string {
+  const named: Record<string, string> = {
+    "\x07": "\\a",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+    "\v": "\\v",
+    '"': '\\"',
+    "\\": "\\\\",
+  };
+  let out = "";
+  for (const ch of s) {
+    const code = ch.codePointAt(0)!;
+    if (named[ch]) out += named[ch];
+    else if (code < 0x20 || code === 0x7f) out += `\\x${code.toString(16).padStart(2, "0")}`;
+    else out += ch;
+  }
+  return `"${out}"`;
+}
+
+/**
+ * Go's strconv.Atoi on a 64-bit platform (where LCA runs): an optional sign and decimal digits,
+ * nothing else (no spaces, no `0x`, no `_`, no fraction). Returns the value Atoi returns (0 for
+ * bad syntax, the int64 bound for an overflow) and its error message, if any.
+ */
+export function goAtoi(s: string): { value: bigint; error?: string } {
+  if (!/^[+-]?[0-9]+$/.test(s))
+    return { value: 0n, error: `strconv.Atoi: parsing ${goQuote(s)}: invalid syntax` };
+  const value = BigInt(s);
+  if (value > INT64_MAX || value < INT64_MIN)
+    return {
+      value: value > 0n ? INT64_MAX : INT64_MIN,
+      error: `strconv.Atoi: parsing ${goQuote(s)}: value out of range`,
+    };
+  return { value };
+}
+
+/**
+ * LCA's SortAndGroupByApplyWave: objects grouped by `lca.openshift.io/apply-wave`, ascending;
+ * no wave or an empty one is LCA's default, MaxInt32 (so a wave above it comes after those);
+ * ties by name in byte order. Throws an ApplyWaveError with LCA's message (`error convert:
+ * strconv.Atoi: parsing "three": invalid syntax`) for the first wave in that order that Atoi
+ * refuses, which sorts where Atoi's value puts it (0, or the int64 bound), as in LCA.
+ * Source: lifecycle-agent internal/common/manifest_helpers.go, internal/common/consts.go.
+ */
 export function byWave<
   T extends { metadata: { name: string; annotations?: Record<string, string> } },
 >(objs: readonly T[]): T[][] {
-  const wave = (o: T): number => {
-    const w = Number(o.metadata.annotations?.[APPLY_WAVE]);
-    return Number.isInteger(w) ? w : Number.MAX_SAFE_INTEGER;
-  };
-  const sorted = [...objs].sort(
-    (a, b) => wave(a) - wave(b) || a.metadata.name.localeCompare(b.metadata.name),
+  const keyed = objs.map(o => {
+    const raw = o.metadata.annotations?.[APPLY_WAVE] ?? "";
+    return { o, wave: raw === "" ? { value: DEFAULT_APPLY_WAVE } : goAtoi(raw) };
+  });
+  keyed.sort(
+    (a, b) =>
+      (a.wave.value < b.wave.value ? -1 : a.wave.value > b.wave.value ? 1 : 0) ||
+      Buffer.compare(Buffer.from(a.o.metadata.name), Buffer.from(b.o.metadata.name)),
   );
   const groups: T[][] = [];
-  for (const o of sorted) {
-    const last = groups.at(-1);
-    if (last && wave(last[0]!) === wave(o)) last.push(o);
+  let previous: bigint | undefined;
+  for (const { o, wave } of keyed) {
+    if (wave.error) throw new ApplyWaveError(`error convert: ${wave.error}`);
+    if (previous === wave.value) groups.at(-1)!.push(o);
     else groups.push([o]);
+    previous = wave.value;
   }
   return groups;
 }

@@ -8,6 +8,7 @@ import { listIfServed } from "../health.js";
 import { applyManifest, messageOf } from "./apply.js";
 import {
   APPLY_LABEL,
+  ApplyWaveError,
   applyLabelEntries,
   applyLabelPath,
   byWave,
@@ -198,6 +199,24 @@ export async function validateOadpContent(api: KubeApi, refs: readonly Ref[]): P
       "Both backup and restore CRs should be specified in OADP configmaps and each backup CR should be paired with a corresponding restore CR.",
     );
   }
+  checkWaves(backups, "error while getting sorted backups from configmap", fail);
+  checkWaves(restores, "failed to sort restore CRs", fail);
+}
+
+/**
+ * Our check, not LCA's: LCA's Prep does not order the Backups and Restores, so an apply-wave
+ * strconv.Atoi refuses passes Prep there and then stops the Upgrade before the pivot, retried
+ * without end (`error while getting sorted backups from configmap: error convert: ...`, or
+ * `failed to sort restore CRs: ...` when exporting the Restores). Here Prep fails with LCA's
+ * words for it (docs/decisions.md).
+ */
+function checkWaves(objs: readonly Manifest[], what: string, fail: (m: string) => never): void {
+  try {
+    byWave(objs);
+  } catch (err) {
+    if (!(err instanceof ApplyWaveError)) throw err;
+    fail(`${what}: ${err.message}`);
+  }
 }
 
 const EXTRA_PREFIX = "failed to validate extramanifest cms: ";
@@ -223,9 +242,17 @@ export async function validateExtraManifests(api: KubeApi, refs: readonly Ref[])
     );
   }
   const { objects, errors } = decode(cms);
+  let waves: Manifest[][];
+  try {
+    waves = byWave(objects);
+  } catch (err) {
+    // LCA: a wave Atoi refuses fails the validation at once, before the other errors.
+    if (!(err instanceof ApplyWaveError)) throw err;
+    throw new ValidationError(`${EXTRA_PREFIX}failed to sort and group manifests: ${err.message}`);
+  }
   const state: ExtraState = { errors, warnings: [], namespacesInContent: new Set(), faked: [] };
   try {
-    for (const wave of byWave(objects)) for (const m of wave) await checkManifest(api, m, state);
+    for (const wave of waves) for (const m of wave) await checkManifest(api, m, state);
   } finally {
     for (const ns of state.faked)
       await api.delete(`/api/v1/namespaces/${ns}`).catch(() => undefined);

@@ -5,11 +5,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { scratchDir } from "../../support/scratch.js";
-import { formatProblem, type FleetProblem } from "../../../src/fleet/errors.js";
-import { parseFleet } from "../../../src/fleet/load.js";
+import { FleetError, formatProblem, type FleetProblem } from "../../../src/fleet/errors.js";
+import { loadFleet, parseFleet } from "../../../src/fleet/load.js";
 import { fleetFiles } from "../../../src/cli/fleet-files.js";
+import { main } from "../../../src/cli/program.js";
 import { runValidate } from "../../../src/cli/synth.js";
-import { synthFleet } from "../../../src/synth.js";
+import { synthFleet, writeTree } from "../../../src/synth.js";
 import { BASE, problems as problemsOf } from "./fleet-text.js";
 
 const problems = (text: string, file = "fleet.yaml"): FleetProblem[] => problemsOf(text, {}, file);
@@ -97,7 +98,11 @@ describe("rules that span fields run only on what passed the schema", () => {
     const p = problems(
       "apiVersion: ibu-gitops.dev/v1alpha1\nkind: Fleet\nmetadata: {name: x}\nspec: {seedImage: {image: '@'}}\n",
     );
-    expect(p.map(x => x.path)).toEqual(["spec.groups", "spec.seedImage.version"]);
+    expect(p.map(x => x.path)).toEqual([
+      "spec.groups",
+      "spec.seedImage.version",
+      "spec.seedImage.image",
+    ]);
   });
 
   it("an IBGU plan item that is not a list is a problem at that item", () => {
@@ -201,6 +206,51 @@ describe("OADP files", () => {
       expect.stringMatching(/^12: spec.oadp.content\[4\].file: a second file named ok.yaml/),
     ]);
   });
+
+  const waved = (wave: string): string =>
+    PAIR.replace(
+      "kind: Restore\nmetadata: {name: a, namespace: openshift-adp}",
+      `kind: Restore\nmetadata:\n  name: a\n  annotations:\n    lca.openshift.io/apply-wave: ${wave}`,
+    );
+
+  it("an apply-wave LCA cannot read as an integer is refused at its line in the OADP file", () => {
+    for (const wave of ['"three"', '"0x10"', '" 2 "', '"1.5"', '"99999999999999999999"', "3"]) {
+      const file = fleetWith({ "w.yaml": waved(wave) });
+      expect(messages(problems(with_(["w.yaml"]), file)), wave).toEqual([
+        expect.stringMatching(
+          /^8: spec.oadp.content\[0\].file: w.yaml:10:34: Restore a: metadata.annotations.lca.openshift.io\/apply-wave: /,
+        ),
+      ]);
+    }
+  });
+
+  it("an apply-wave Atoi reads is accepted, and an empty one counts as none (as in LCA)", () => {
+    for (const wave of ['"3"', '"-1"', '"+2"', '"007"', '""']) {
+      const file = fleetWith({ "w.yaml": waved(wave) });
+      expect(parseFleet(with_(["w.yaml"]), file).spec.oadp.content).toHaveLength(1);
+    }
+  });
+
+  it("synth refuses a bad apply-wave in a file changed after validation, with its line", () => {
+    const file = fleetWith({ "w.yaml": waved('"3"') });
+    writeFileSync(file, with_(["w.yaml"]));
+    const fleet = loadFleet(file);
+    writeFileSync(join(file, "..", "w.yaml"), waved('"three"'));
+    expect(() => synthFleet(fleet)).toThrow(
+      /fleet\.yaml:8:9: spec\.oadp\.content\[0\]\.file: w\.yaml:10:34: Restore a: .*"three" is not an integer/,
+    );
+  });
+
+  it("an OADP file that is not UTF-8 is refused at the bad byte", () => {
+    const file = fleetWith({});
+    writeFileSync(
+      join(file, "..", "l1.yaml"),
+      Buffer.concat([Buffer.from(`${PAIR}# caf`), Buffer.from([0xe9]), Buffer.from("\n")]),
+    );
+    expect(messages(problems(with_(["l1.yaml"]), file))).toEqual([
+      expect.stringMatching(/^8: spec.oadp.content\[0\].file: l1.yaml:9:6: byte 0xE9 is not UTF-8/),
+    ]);
+  });
 });
 
 describe("names and label values of generated objects", () => {
@@ -237,11 +287,21 @@ describe("numbers", () => {
 
   it("integers have an upper bound that every reader can hold", () => {
     const p = problems(
+      BASE.replace("spec:\n", "spec:\n  rollout: {prep: {timeout: 2147483648}}\n"),
+    );
+    expect(messages(p)).toEqual([
+      "6: spec.rollout.prep.timeout: must be at most 2147483647, not 2147483648",
+    ]);
+  });
+
+  it("a number beyond 2^53 is too large, and never echoed rounded", () => {
+    const p = problems(
       BASE.replace("spec:\n", "spec:\n  rollout: {prep: {timeout: 9007199254740993}}\n"),
     );
     expect(messages(p)).toEqual([
-      "6: spec.rollout.prep.timeout: must be at most 2147483647, not 9007199254740992",
+      "6: spec.rollout.prep.timeout: YAML: the number 9007199254740993 is too large to be read exactly (beyond 2^53 = 9007199254740991)",
     ]);
+    expect(formatProblem(p[0] as FleetProblem)).toMatch(/^fleet.yaml:6:29: /);
   });
 });
 
@@ -281,13 +341,187 @@ describe("finding fleet files in a folder", () => {
     writeFileSync(join(dir, "a.yaml"), 'apiVersion: x\nkind: "Fleet"\n');
     writeFileSync(join(dir, "b.yaml"), "kind: Fleet # note\n");
     writeFileSync(join(dir, "c.yml"), "kind: 'Fleet'\n");
-    writeFileSync(join(dir, "d.yaml"), "kind: Fleets\n");
+    writeFileSync(join(dir, "d.yaml"), "kind: FleetConfig\n");
     writeFileSync(join(dir, "e.yaml"), "kind: ConfigMap\n");
+    writeFileSync(join(dir, "f.json"), '{"apiVersion": "x", "kind": "Fleet"}\n');
+    writeFileSync(join(dir, "g.yaml"), "{apiVersion: x,\n kind: Fleet}\n");
+    writeFileSync(join(dir, "h.json"), '{"name": "not a fleet"}\n');
     expect(fleetFiles([dir]).map(f => f.slice(dir.length + 1))).toEqual([
       "a.yaml",
       "b.yaml",
       "c.yml",
+      "f.json",
+      "g.yaml",
     ]);
+  });
+
+  it("a folder with no fleet file is an error naming the folder", () => {
+    const dir = scratchDir("ibu-files");
+    writeFileSync(join(dir, "cm.yaml"), "kind: ConfigMap\n");
+    expect(() => fleetFiles([dir])).toThrow(
+      new RegExp(
+        `${dir}: \\(document\\): no file with kind: Fleet found in this folder \\(looked at 1 `,
+      ),
+    );
+  });
+
+  it("a kind that is a near miss of Fleet is located, with a did-you-mean", () => {
+    for (const kind of ["fleet", "Flet", '"FLEET"']) {
+      const dir = scratchDir("ibu-files");
+      writeFileSync(join(dir, "a.yaml"), BASE.replace("kind: Fleet", `kind: ${kind}`));
+      expect(() => fleetFiles([dir]), kind).toThrow(
+        /a\.yaml:2:7: kind: .* is not a kind this tool reads; did you mean Fleet\?/,
+      );
+    }
+  });
+
+  it("a JSON fleet file is read as a fleet", () => {
+    const dir = scratchDir("ibu-files");
+    writeFileSync(join(dir, "fleet.json"), JSON.stringify(parse(BASE), null, 2));
+    expect(fleetFiles([dir]).map(f => loadFleet(f).metadata.name)).toEqual(["lab"]);
+  });
+});
+
+describe("encodings", () => {
+  const write = (bytes: Buffer): string => {
+    const file = join(scratchDir("ibu-enc"), "fleet.yaml");
+    writeFileSync(file, bytes);
+    return file;
+  };
+  const loadProblems = (file: string): string[] => {
+    try {
+      loadFleet(file);
+    } catch (err) {
+      if (err instanceof FleetError) return err.problems.map(formatProblem);
+      throw err;
+    }
+    throw new Error("expected the fleet to be rejected");
+  };
+
+  it("a byte that is not UTF-8 is refused at its line and column, not turned into U+FFFD", () => {
+    const text = BASE.replace("name: lab", "name: lab\n  annotations: {note: caf\u00e9 \ufffd x}");
+    const [head, tail] = text.split("\u00e9") as [string, string];
+    // A genuine U+FFFD (valid UTF-8) before the bad byte is not the problem.
+    const file = write(
+      Buffer.concat([
+        Buffer.from(head.replace("caf", "\ufffd caf")),
+        Buffer.from([0xe9]),
+        Buffer.from(tail),
+      ]),
+    );
+    expect(loadProblems(file)).toEqual([
+      `${file}:5:28: (document): byte 0xE9 is not UTF-8 (Latin-1 or another encoding?); save the file as UTF-8`,
+    ]);
+  });
+
+  it("a UTF-16 file is named as such", () => {
+    for (const bom of [
+      [0xff, 0xfe],
+      [0xfe, 0xff],
+    ]) {
+      const utf16 = Buffer.from(BASE, "utf16le");
+      const file = write(
+        Buffer.concat([Buffer.from(bom), bom[0] === 0xff ? utf16 : utf16.swap16()]),
+      );
+      expect(loadProblems(file)).toEqual([
+        `${file}:1:1: (document): the file is UTF-16; save the file as UTF-8`,
+      ]);
+    }
+  });
+
+  it("a UTF-8 byte order mark is accepted", () => {
+    const file = write(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(BASE)]));
+    expect(loadFleet(file).metadata.name).toBe("lab");
+  });
+});
+
+describe("documents", () => {
+  it("several YAML documents in one file are one located problem with their count", () => {
+    const p = problems(`${BASE}---\nkind: Other\n---\nkind: Third\n`);
+    expect(p.map(formatProblem)).toEqual([
+      "fleet.yaml:13:1: (document): a fleet file holds one document; found 3",
+    ]);
+  });
+});
+
+describe("image references", () => {
+  const seed = (image: string): string =>
+    BASE.replace("image: registry.example.com/seed:4.18.1", `image: ${JSON.stringify(image)}`);
+
+  it("are checked with the container tooling's grammar", () => {
+    for (const [image, why] of [
+      ["@", /the digest after @ must be sha256/],
+      ["UPPER/../::", /the tag after :/],
+      ["UPPER/..", /the path component "\.\." is not/],
+      ["quay.io/Org/seed:1", /the repository path must be lower case/],
+      ["docker://quay.io/x:1", /a transport prefix/],
+      ["quay.io/x@sha256:abc", /the digest after @ must be sha256: and 64/],
+      ["bad_host:5000/x/y", /the registry "bad_host:5000" is not a host name/],
+    ] as const) {
+      expect(messages(problems(seed(image))), image).toEqual([
+        expect.stringMatching(
+          new RegExp(`^7: spec.seedImage.image: .* is not an image reference: ${why.source}`),
+        ),
+      ]);
+    }
+    const addon = BASE.replace("spec:\n", 'spec:\n  addon: {image: "UPPER/../::"}\n');
+    expect(messages(problems(addon))).toEqual([
+      expect.stringMatching(/^6: spec.addon.image: "UPPER\/..\/::" is not an image reference/),
+    ]);
+  });
+
+  it("accept what registries serve: host:port, IPv6, nested paths, tags and digests", () => {
+    for (const image of [
+      "busybox",
+      "library/busybox:1.36",
+      "localhost:5000/a/b",
+      "[::1]:5000/seed:4.18.1",
+      "Registry.Example.com/ns/seed_x--y.z:v4.18.1-rc.1",
+      `quay.io/x/y:1@sha256:${"a".repeat(64)}`,
+    ])
+      expect(parseFleet(seed(image), "fleet.yaml").spec.seedImage.image).toBe(image);
+  });
+
+  it("a long adversarial name is refused at once (no backtracking blow-up)", () => {
+    // Each case would take minutes with a nested-quantifier pattern such as [a-z0-9]+(-*[a-z0-9]+)*.
+    for (const image of [`${"a-".repeat(120)}!`, `quay.io/${"a_".repeat(120)}__!`])
+      expect(messages(problems(seed(image)))).toHaveLength(1);
+  });
+});
+
+describe("output folders", () => {
+  it("a folder that cannot be created fails at once with one line naming it", async () => {
+    const err: string[] = [];
+    const code = await main(
+      ["synth", "-f", join(import.meta.dirname, "../../../examples"), "--output-dir", "/proc/x/y"],
+      s => void err.push(s),
+    );
+    expect(code).toBe(1);
+    expect(err.join("")).toMatch(
+      /^ibu-gitops synth: cannot write the output folder \/proc\/x\/y\/du-sno[-a-z]*: \/proc\/x: cannot be created there \(ENOENT\)\n$/,
+    );
+  });
+
+  it("a file where a folder should be is named", () => {
+    const dir = scratchDir("ibu-out");
+    writeFileSync(join(dir, "file"), "x");
+    expect(() => writeTree(join(dir, "file", "fleet"), new Map([["a.yaml", "a: 1\n"]]))).toThrow(
+      `cannot write the output folder ${dir}/file/fleet: ${dir}/file: a file stands where a folder should be (ENOTDIR)`,
+    );
+  });
+});
+
+describe("ibu-gitops validate on a folder", () => {
+  it("exits 1 naming the folder when it holds no fleet file", async () => {
+    const dir = scratchDir("ibu-validate");
+    writeFileSync(join(dir, "fleet.yaml"), BASE.replace("kind: Fleet", "kind: Flet"));
+    const err: string[] = [];
+    expect(
+      await main(["validate", "-f", dir, "--output-dir", join(dir, "out")], s => void err.push(s)),
+    ).toBe(1);
+    expect(err.join("")).toMatch(
+      /fleet\.yaml:2:7: kind: "Flet" is not a kind this tool reads; did you mean Fleet\?/,
+    );
   });
 });
 
