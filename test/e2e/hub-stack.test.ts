@@ -26,6 +26,7 @@ import { IBU } from "../support/ibu.js";
 const UPGRADES = "ztp-upgrades";
 const POLICIES = "ztp-group";
 const SPOKES = ["spoke-1", "spoke-2", "spoke-3", "spoke-4"] as const;
+const WAVE3 = "wave-3-far-edge-sites-emea-north-region-b";
 
 let site: SandboxSite;
 let hub: KubeApi;
@@ -190,7 +191,10 @@ const groups = {
   canary: (stage: string) => ({ name: "canary", clusters: ["spoke-1"], stage }),
   wave1: (stage: string) => ({ name: "wave-1", clusters: ["spoke-2"], stage }),
   wave2: (stage: string) => ({ name: "wave-2", clusters: ["spoke-3", "ghost"], stage }),
-  wave3: (stage: string) => ({ name: "wave-3", clusters: ["spoke-4"], stage }),
+  // A long group name: its CGUs' names are shortened to the budget that leaves room for what
+  // TALM derives from them (batch PlacementRules `<cgu>-<policy>-placement-<5>`, whose names the
+  // PlacementRule controller writes into a label value of at most 63).
+  wave3: (stage: string) => ({ name: WAVE3, clusters: ["spoke-4"], stage }),
 };
 
 /**
@@ -297,7 +301,7 @@ describe("cgu flavour on the real hub stack", () => {
   it("a cluster whose prep batch times out is left out of its group's upgrade CGU", async () => {
     // wave-1 and wave-3 prepare; wave-2's prep CGU waits for the ghost until TALM times it out.
     await cguSucceeded(cguOf("wave-1", "prep"));
-    await cguSucceeded(cguOf("wave-3", "prep"));
+    await cguSucceeded(cguOf(WAVE3, "prep"));
     // wave-1's agent goes down before its Upgrade: that CGU will time out (a later test). It is
     // committed now so that its timeout runs while wave-2's prep times out (TALM notices a
     // timeout on its five-minute requeue: the two waits overlap instead of adding up).
@@ -349,7 +353,7 @@ describe("cgu flavour on the real hub stack", () => {
   }, 900_000);
 
   it("cancel after Prep: the abort CGU takes the spoke back to Idle on the old version", async () => {
-    await cguSucceeded(cguOf("wave-3", "abort"));
+    await cguSucceeded(cguOf(WAVE3, "abort"));
     const ibu = await poll(
       "spoke-4 Idle",
       () => spokeIbu("spoke-4"),
@@ -490,7 +494,7 @@ describe("ibgu flavour on the real hub stack", () => {
         `IBGU ${action} completed on spoke-2 and spoke-4`,
         readIbgu,
         i => ["spoke-2", "spoke-4"].every(c => completed(i, c).includes(action)),
-        420_000,
+        900_000,
       );
       expect(state.spec.plan.at(-1)?.actions).toContain(action);
     }
@@ -504,5 +508,5 @@ describe("ibgu flavour on the real hub stack", () => {
       expect(site.spoke(c).sysroot.ostree.stateroots()).toEqual([`rhcos_${TO_VERSION}`]);
       expect((await annotations(c))[DISABLE_AUTO_IMPORT]).toBeUndefined();
     }
-  }, 1_800_000);
+  }, 2_700_000);
 });
