@@ -5,6 +5,7 @@ import { LineCounter, parseAllDocuments, type Document } from "yaml";
 import { clip, show } from "./errors.js";
 import { dnsSubdomainProblem } from "./names.js";
 import type { OadpContentEntry } from "./model.js";
+import { APPLY_WAVE, goAtoi } from "../../api/lca.js";
 
 /** The ConfigMap data key of an entry, as kustomize's configMapGenerator names it. */
 export function oadpDataKey(entry: OadpContentEntry, flavour: "cgu" | "ibgu"): string {
@@ -58,7 +59,7 @@ function backupRestoreProblem(text: string): string | Located | undefined {
 type Restore = { name: string; backupName?: unknown };
 
 /** LCA's annotation that orders Backups and Restores (and extra manifests) in groups. */
-export const APPLY_WAVE_ANNOTATION = "lca.openshift.io/apply-wave";
+export const APPLY_WAVE_ANNOTATION = APPLY_WAVE;
 
 /**
  * Why LCA would refuse this apply-wave, or undefined. LCA reads it with Go's strconv.Atoi
@@ -84,14 +85,8 @@ function applyWaveProblem(obj: unknown, doc: Document, lines: LineCounter): Loca
 function waveProblem(wave: unknown): string | undefined {
   if (typeof wave !== "string")
     return `must be a quoted string such as "3", not ${show(wave)} (annotations are strings)`;
-  if (wave === "" || (/^[+-]?\d+$/.test(wave) && fitsInt64(wave))) return undefined;
+  if (wave === "" || goAtoi(wave).error === undefined) return undefined;
   return `${show(wave)} is not an integer; LCA reads it with strconv.Atoi and fails Prep (write digits only, e.g. "3")`;
-}
-
-/** Whether a decimal integer (sign and digits) fits Go's 64-bit int, as strconv.Atoi needs. */
-function fitsInt64(s: string): boolean {
-  const n = BigInt(s);
-  return n >= -(2n ** 63n) && n < 2n ** 63n;
 }
 
 /** The documents of a YAML stream as plain data with their documents, or why they cannot be read. */
