@@ -228,8 +228,14 @@ describe("the agent reports to the hub", () => {
     const idle = await report("Idle after finalize", r => r.stage === "Idle" && r.state === "Idle");
     expect(idle.node?.stateroots).toEqual(["rhcos_4.18.1"]);
     expect(idle.ibu?.status?.conditions).toHaveLength(1);
-    expect((await addonConditions()).find(c => c.type === ADDON_CONDITION)?.reason).toBe(
-      "IdleIdle",
-    );
+    // The addon's condition is a second write after the report: wait for it rather than race it.
+    const until = Date.now() + 30_000;
+    let reason: string | undefined;
+    for (;;) {
+      reason = (await addonConditions()).find(c => c.type === ADDON_CONDITION)?.reason;
+      if (reason === "IdleIdle" || Date.now() > until) break;
+      await new Promise(r => setTimeout(r, 200));
+    }
+    expect(reason).toBe("IdleIdle");
   });
 });
