@@ -74,7 +74,9 @@ describe("ibu-gitops hub over TLS", () => {
         ),
       );
       expect(log).toMatch(/serving HTTPS/);
-      expect(await get(`${base}/readyz`, caPem)).toBe(200);
+      // Ready only after the controller's first list of the hub: under load that comes after
+      // the server answers /healthz, so wait for it rather than read it once.
+      await waitFor("the hub ready", async () => (await get(`${base}/readyz`, caPem)) === 200);
       expect(await get(`${base}/api/v1/summary`, caPem)).toBe(401);
       const ns = uniqueName("hubtls");
       await hub.namespace(ns);
