@@ -14,6 +14,7 @@ packages=(
   docker-registry  # a real loopback registry for seeds in tests and the demo
   apache2-utils    # htpasswd (bcrypt) for registry credential tests
   chromium         # the hub dashboard's browser tests (playwright-core drives /usr/bin/chromium)
+  redis-server     # the Redis Argo CD's repo-server and application controller share (demo, e2e)
 )
 
 missing=()

@@ -181,10 +181,11 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
     crds: [{ file: "config/crd/bases/lca.openshift.io_imagebasedupgrades.yaml", sets: ["hub"] }],
   },
   {
-    // v3.6 requires Go 1.27; v3.5.7 is the newest release Go 1.26 can download.
+    // The release the sandbox's Argo CD runs (src/sandbox/go/argocd): v3.3 and later do not
+    // build from the module proxy (../shared/reference/real-hub-stack.md §4).
     path: "github.com/argoproj/argo-cd/v3",
-    version: "v3.5.7",
-    sum: "h1:Xm1BF+I5OgDKUG3SDK49vn2/Y5AMyaNVko+/JT08gj0=",
+    version: "v3.2.6",
+    sum: "h1:nDCjBnHyxUf6JFuCKjuuXHS23LFj6/TjuO/APrS1ku4=",
     crds: [
       { file: "manifests/crds/application-crd.yaml", sets: ["hub"] },
       { file: "manifests/crds/appproject-crd.yaml", sets: ["hub"] },

@@ -1,8 +1,8 @@
 // `ibu-gitops demo`: the whole system on this machine (a SandboxSite: a hub and N spokes, a
 // registry with a seed built on the fly, an agent per spoke, the hub controller and dashboard).
-// Driver "gitops" (the default) runs the real hub stack and rolls the fleet out as users do: each
-// step is an edit of the fleet file, `synth`, and a sync of the output to the hub, where TALM and
-// the governance framework carry it to the spokes. Driver "stage" walks the spokes with
+// Driver "gitops" (the default) runs the real hub stack and Argo CD and rolls the fleet out as
+// users do: each step is an edit of the fleet file, `synth` and a Git commit, which Argo CD syncs
+// to the hub, where TALM and the governance framework carry it to the spokes. Driver "stage" walks the spokes with
 // `ibu-gitops stage`, the documented manual way, without the hub stack. Both show a cancel and a rollback. stop() stops everything.
 import { join } from "node:path";
 import type { ClusterSummary, FleetSummary } from "../../addon/hub/fleet.js";
@@ -15,7 +15,7 @@ import { runStage, type StageArgs } from "../cli/stage.js";
 import { progressLine } from "../cli/progress.js";
 import { FleetCommits, type FleetDocument } from "./fleet-commits.js";
 import { sleep } from "./process.js";
-import { FROM_VERSION, SandboxSite, TO_VERSION } from "./site.js";
+import { FROM_VERSION, SandboxSite, sandboxFleet, TO_VERSION } from "./site.js";
 
 export { FROM_VERSION, TO_VERSION };
 
@@ -65,6 +65,7 @@ export class Demo {
     this.site = new SandboxSite({
       spokes: this.spokeNames,
       hubStack: this.driver === "gitops",
+      argocd: this.driver === "gitops",
       say: opts.say,
       ...(opts.log ? { log: opts.log } : {}),
       ...(opts.listen ? { listen: opts.listen } : {}),
@@ -101,14 +102,18 @@ export class Demo {
     const { say } = this.opts;
     say(
       this.driver === "gitops"
-        ? "driver: gitops — each step edits the fleet file, runs synth and syncs the output to the hub; TALM and ACM's governance framework move the spokes"
+        ? "driver: gitops — each step edits the fleet file, runs synth and commits to Git; Argo CD syncs the output to the hub, TALM and ACM's governance framework move the spokes"
         : "driver: stage — each step is an `ibu-gitops stage` run against the spokes (no hub stack)",
     );
     say(
       "binaries: from the cache, or built with Go (control plane about 5 minutes, hub stack about 40, the first time)",
     );
     await this.site.start();
-    this.commits = new FleetCommits(this.site.hubApi!, join(this.site.work, "repo"));
+    this.commits = new FleetCommits(
+      this.site.hubApi!,
+      join(this.site.work, "repo"),
+      this.site.argocd,
+    );
     // With the stage driver nothing runs the CGUs: the first commit has every group at Upgrade
     // so the hub (and its dashboard) knows the groups from their CGUs, as the old demo did.
     const first = this.driver === "stage" ? "Upgrade" : "Idle";
@@ -132,41 +137,29 @@ export class Demo {
   }
 
   private fleet(groups: Array<Record<string, unknown>>): FleetDocument {
-    return {
-      apiVersion: "ibu-gitops.dev/v1alpha1",
-      kind: "Fleet",
-      metadata: { name: "demo" },
+    return sandboxFleet({
+      name: "demo",
+      seed: this.site.seed,
+      groups,
       spec: {
-        // A bare hub without ZTP's policies app: this fleet owns both namespaces.
-        hub: {
-          policyNamespace: "ztp-group",
-          upgradeNamespace: "ztp-upgrades",
-          ownedNamespaces: ["ztp-group", "ztp-upgrades"],
-        },
-        flavour: "cgu",
         policyName: "group-ibu",
-        seedImage: { image: this.site.seed, version: TO_VERSION },
-        // No OADP content: the sandbox spokes have no klusterlet for the platform Backup to label.
-        oadp: { content: [] },
-        groups,
-        rollout: {
-          prep: { maxConcurrency: 10, timeout: 10 },
-          upgrade: { maxConcurrency: 10, timeout: 10 },
-          finalize: { maxConcurrency: 10, timeout: 10 },
-          rollback: { maxConcurrency: 10, timeout: 10 },
-          abort: { maxConcurrency: 10, timeout: 10 },
-        },
         addon: { image: "quay.example.com/ibu-gitops/ibu-gitops:0.1.0" },
       },
-    };
+    });
   }
 
   /** One commit of the fleet file, synthesized and synced to the hub. */
   private async commit(groups: Array<Record<string, unknown>>, message: string): Promise<void> {
     const c = await this.commits!.commit(this.fleet(groups), message);
     const cgus = c.applied.filter(o => o.kind === "ClusterGroupUpgrade").map(o => o.metadata?.name);
+    const argo = c.app?.status;
     this.opts.say(
-      `\n$ git commit -m "${message}"  # commit ${c.n}: ${c.applied.length} objects synced` +
+      `\n$ git commit -m "${message}"  # ` +
+        (c.sha
+          ? `${c.sha.slice(0, 7)}; Argo CD synced it in ${((c.syncMs ?? 0) / 1000).toFixed(1)} s ` +
+            `(${argo?.operationState?.phase ?? "?"}, health ${argo?.health?.status ?? "?"})`
+          : `commit ${c.n}`) +
+        `: ${c.applied.length} objects` +
         `${c.pruned.length ? `, ${c.pruned.length} pruned` : ""}` +
         `${cgus.length ? `; CGUs: ${cgus.join(", ")}` : ""}`,
     );
@@ -270,6 +263,14 @@ export class Demo {
     say(`\n== finalize: every spoke keeps ${TO_VERSION}`);
     await this.commit(this.groups("Finalize", "Finalize"), "Finalize every group");
     await this.waitCgus();
+    const repo = this.commits!;
+    if (repo.log.at(-1)?.sha) {
+      say(`\n== the rollout in Git (${repo.repoURL}), as Argo CD synced it`);
+      for (const c of [...repo.log].reverse())
+        say(
+          `   ${c.sha!.slice(0, 7)} ${c.message}  — synced in ${((c.syncMs ?? 0) / 1000).toFixed(1)} s`,
+        );
+    }
   }
 
   /** Group by group with `ibu-gitops stage`: a cancel and a rollback on one spoke each. */

@@ -1,5 +1,5 @@
 // Finds or builds the real hub stack: ACM's governance controllers, OCM's placement, work and
-// addon-manager, the PlacementRule controller and TALM, each built with `go build` from a pinned
+// addon-manager, the PlacementRule controller, TALM, Argo CD and the kustomize it runs, each built with `go build` from a pinned
 // wrapper module in src/sandbox/go/ into a versioned cache outside the repo (the control plane's
 // mechanism: rebuilt only when a pin or flag changes, atomic). IBU_GITOPS_HUBSTACK_BIN overrides it.
 import { existsSync, statSync } from "node:fs";
@@ -19,7 +19,11 @@ export interface HubStackPart {
   readonly wrapper: string;
   readonly module: string;
   readonly pkg: string;
+  /** `-X` version stamps for the linker, as upstream's Makefile sets them. */
+  readonly stamp?: readonly string[];
 }
+
+const ARGOCD_COMMON = "github.com/argoproj/argo-cd/v3/common";
 
 export const HUB_STACK_PARTS = [
   {
@@ -71,7 +75,27 @@ export const HUB_STACK_PARTS = [
     module: "github.com/openshift-kni/cluster-group-upgrades-operator",
     pkg: "github.com/openshift-kni/cluster-group-upgrades-operator",
   },
-] as const;
+  {
+    // One multi-call binary: the component is chosen by ARGOCD_BINARY_NAME (src/sandbox/argocd.ts).
+    out: "argocd",
+    wrapper: "argocd",
+    module: "github.com/argoproj/argo-cd/v3",
+    pkg: "github.com/argoproj/argo-cd/v3/cmd",
+    // Upstream's Makefile stamps the version; unstamped it reports v99.99.99+unknown.
+    stamp: [
+      `${ARGOCD_COMMON}.version=3.2.6`,
+      `${ARGOCD_COMMON}.gitTag=v3.2.6`,
+      `${ARGOCD_COMMON}.gitTreeState=clean`,
+    ],
+  },
+  {
+    // What Argo CD's repo-server runs to render a folder with a kustomization.yaml.
+    out: "kustomize",
+    wrapper: "kustomize",
+    module: "sigs.k8s.io/kustomize/kustomize/v5",
+    pkg: "sigs.k8s.io/kustomize/kustomize/v5",
+  },
+] as const satisfies readonly HubStackPart[];
 
 export type HubStackBinary =
   | "governance-policy-propagator"
@@ -81,7 +105,9 @@ export type HubStackBinary =
   | "work"
   | "addon"
   | "placementrule"
-  | "talm";
+  | "talm"
+  | "argocd"
+  | "kustomize";
 
 export interface HubStackBinaries {
   readonly dir: string;
@@ -92,7 +118,11 @@ export interface HubStackBinaries {
 
 /** The exact `go build` invocations: part of the cache key, so a flag change rebuilds. */
 export function hubStackRecipe(parts: readonly HubStackPart[] = HUB_STACK_PARTS): BuildStep[] {
-  return parts.map(p => ({ wrapper: p.wrapper, out: p.out, args: ["-ldflags=-s -w", p.pkg] }));
+  return parts.map(p => ({
+    wrapper: p.wrapper,
+    out: p.out,
+    args: [["-ldflags=-s -w", ...(p.stamp ?? []).map(x => `-X ${x}`)].join(" "), p.pkg],
+  }));
 }
 
 /** Each part's pinned version, read from its wrapper's go.mod: "module@version" lines for logs. */

@@ -16,12 +16,14 @@ import { ensureControlPlaneBinaries } from "./controlplane-build.js";
 import { serviceAccountToken, writeContextsKubeconfig } from "./cluster.js";
 import { ControlPlane } from "./controlplane.js";
 import { loadOwnCrds, loadThirdPartyCrds } from "./crds.js";
+import { ArgoCd } from "./argocd.js";
 import { HubStack, registerManagedCluster } from "./hubstack.js";
 import { ensureHubStackBinaries } from "./hubstack-build.js";
 import { TestRegistry } from "./registry.js";
 import { SandboxNode } from "./sandbox-node.js";
 import { publishSeed } from "./seed-fixture.js";
 import { makeSysroot, type TestSysroot } from "./sysroot.js";
+import type { FleetDocument } from "./fleet-commits.js";
 
 export const FROM_VERSION = "4.17.0";
 export const TO_VERSION = "4.18.1";
@@ -33,6 +35,8 @@ export interface SiteOptions {
   readonly spokes: readonly string[];
   /** Run the real hub stack (and kube-controller-manager per cluster). @default false */
   readonly hubStack?: boolean;
+  /** Run Argo CD (repo-server, application controller, Redis) on the hub too; needs hubStack. @default false */
+  readonly argocd?: boolean;
   /** Labels of each spoke's ManagedCluster besides name, clusterset and ztp-done. */
   readonly clusterLabels?: (spoke: string) => Record<string, string>;
   /** Lines for the user. @default silence */
@@ -56,6 +60,7 @@ export class SandboxSite {
   cp: ControlPlane | undefined;
   registry: TestRegistry | undefined;
   hubStack: HubStack | undefined;
+  argocd: ArgoCd | undefined;
   private seedCluster: TestSysroot | undefined;
   readonly spokes: SiteSpoke[] = [];
   private hub:
@@ -106,7 +111,7 @@ export class SandboxSite {
     const names = ["hub", ...this.opts.spokes];
     say(
       `starting a hub and ${this.opts.spokes.length} spoke(s)` +
-        `${this.opts.hubStack ? " with the real hub stack (ACM governance, OCM, TALM)" : ""}, a registry and a seed cluster`,
+        `${this.opts.hubStack ? ` with the real hub stack (ACM governance, OCM, TALM${this.opts.argocd ? ", Argo CD" : ""})` : ""}, a registry and a seed cluster`,
     );
     [this.cp, this.registry, this.seedCluster] = await Promise.all([
       ControlPlane.start({ clusters: names, log, controllerManager: !!this.opts.hubStack }),
@@ -124,13 +129,25 @@ export class SandboxSite {
     }));
     this.hubApi = new KubeApi(loadKubeconfig(this.hubKubeconfig));
     if (stackBinaries) {
-      this.hubStack = await HubStack.start({
-        cp: this.cp,
-        spokes: this.opts.spokes,
-        binaries: stackBinaries,
-        log,
-        ...(this.opts.clusterLabels ? { clusterLabels: this.opts.clusterLabels } : {}),
-      });
+      const cp = this.cp;
+      [this.hubStack, this.argocd] = await Promise.all([
+        HubStack.start({
+          cp,
+          spokes: this.opts.spokes,
+          binaries: stackBinaries,
+          log,
+          ...(this.opts.clusterLabels ? { clusterLabels: this.opts.clusterLabels } : {}),
+        }),
+        this.opts.argocd
+          ? ArgoCd.start({
+              cp,
+              hubKubeconfig: this.hubKubeconfig,
+              hubApi: this.hubApi,
+              binaries: stackBinaries,
+              log,
+            })
+          : undefined,
+      ]);
     } else {
       for (const s of this.opts.spokes)
         await registerManagedCluster(this.hubApi, s, this.opts.clusterLabels?.(s));
@@ -255,4 +272,58 @@ export class SandboxSite {
     ]);
     rmSync(this.work, { recursive: true, force: true });
   }
+}
+
+/** What differs between the sandbox's fleets (the demo, the e2e tests, the benchmarks). */
+export interface SandboxFleetOptions {
+  readonly name: string;
+  /** The seed image (SandboxSite.seed); its version is TO_VERSION. */
+  readonly seed: string;
+  readonly groups: ReadonlyArray<Record<string, unknown>>;
+  /** @default "cgu" */
+  readonly flavour?: "cgu" | "ibgu";
+  /** The policy and upgrade namespaces, both owned by this fleet. @default ztp-group, ztp-upgrades */
+  readonly namespaces?: { readonly policy: string; readonly upgrade: string };
+  /** Every stage's CGU timeout (TALM counts minutes), maxConcurrency 10. @default 10 */
+  readonly timeoutMinutes?: number;
+  /** Per-stage rollout settings over the defaults (e.g. a shorter prep timeout). */
+  readonly rollout?: Record<string, unknown>;
+  /** More `spec` fields (e.g. `addon`, `policyName`). */
+  readonly spec?: Record<string, unknown>;
+}
+
+/**
+ * A fleet file for the sandbox's spokes: a bare hub without ZTP's policies app (the fleet owns
+ * its namespaces), the sandbox's seed, and no OADP content (the sandbox spokes have no
+ * klusterlet for the platform Backup to label). Stages in `groups` as in a user's fleet.yaml.
+ */
+export function sandboxFleet(o: SandboxFleetOptions): FleetDocument {
+  const ns = o.namespaces ?? { policy: "ztp-group", upgrade: "ztp-upgrades" };
+  const flavour = o.flavour ?? "cgu";
+  const stages =
+    flavour === "cgu"
+      ? ["prep", "upgrade", "finalize", "rollback", "abort"]
+      : ["prep", "upgrade", "finalize"];
+  const timeout = o.timeoutMinutes ?? 10;
+  return {
+    apiVersion: "ibu-gitops.dev/v1alpha1",
+    kind: "Fleet",
+    metadata: { name: o.name },
+    spec: {
+      hub: {
+        policyNamespace: ns.policy,
+        upgradeNamespace: ns.upgrade,
+        ownedNamespaces: [ns.policy, ns.upgrade],
+      },
+      flavour,
+      seedImage: { image: o.seed, version: TO_VERSION },
+      oadp: { content: [] },
+      groups: [...o.groups],
+      rollout: {
+        ...Object.fromEntries(stages.map(s => [s, { maxConcurrency: 10, timeout }])),
+        ...o.rollout,
+      },
+      ...o.spec,
+    },
+  };
 }

@@ -1,7 +1,7 @@
-// Rollouts on the real hub stack: every commit is a fleet file → `synth` → a sync of the output
-// to a hub where ACM's governance-policy-propagator, OCM's placement, work agent and
-// addon-manager, the PlacementRule controller and TALM carry it to the spokes, whose agents do
-// the node work. Each scenario asserts what users see: CGU/IBGU status, policy compliance, the
+// Rollouts on the real hub stack: every commit is a fleet file → `synth` → a Git commit that the
+// real Argo CD syncs to a hub where ACM's governance-policy-propagator, OCM's placement, work
+// agent and addon-manager, the PlacementRule controller and TALM carry it to the spokes, whose
+// agents do the node work. Each scenario asserts what users see: CGU/IBGU status, policy compliance, the
 // spoke's IBU, the ManagedCluster's auto-import annotation and the hub report.
 //
 // The spokes are shared by the scenarios, which run in order (one IBU per spoke):
@@ -13,6 +13,7 @@
 //   spoke-3  cgu, with ghost: Prep (ghost times out) → Upgrade (ghost left out)
 //   spoke-4  cgu: Prep → Abort (cancel); then the same ibgu group as spoke-2
 //   ghost    a ManagedCluster with no spoke behind it
+import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Ibu } from "../../addon/agent/ibu-types.js";
@@ -20,7 +21,7 @@ import { DISABLE_AUTO_IMPORT } from "../../addon/shared/report.js";
 import type { KubeApi, KubeObject } from "../../addon/shared/kube.js";
 import { FleetCommits, type FleetDocument } from "../../src/sandbox/fleet-commits.js";
 import { registerManagedCluster } from "../../src/sandbox/hubstack.js";
-import { SandboxSite, TO_VERSION, FROM_VERSION } from "../../src/sandbox/site.js";
+import { SandboxSite, sandboxFleet, TO_VERSION, FROM_VERSION } from "../../src/sandbox/site.js";
 import { IBU } from "../support/ibu.js";
 
 const UPGRADES = "ztp-upgrades";
@@ -31,6 +32,7 @@ const WAVE3 = "wave-3-far-edge-sites-emea-north-region-b";
 let site: SandboxSite;
 let hub: KubeApi;
 let cgu: FleetCommits;
+let ibgu: FleetCommits;
 
 interface Cgu extends KubeObject {
   spec: { clusters?: string[] };
@@ -45,6 +47,7 @@ beforeAll(async () => {
   site = new SandboxSite({
     spokes: [...SPOKES],
     hubStack: true,
+    argocd: true,
     clusterLabels: () => ({ "sandbox.ibu-gitops.dev/spoke": "true" }),
     ...(process.env.IBU_GITOPS_E2E_LOG ? { log: (l: string) => console.error(l) } : {}),
   });
@@ -52,7 +55,7 @@ beforeAll(async () => {
   hub = site.hubApi!;
   // A cluster ACM knows but that never answers: no framework addon, no agent.
   await registerManagedCluster(hub, "ghost");
-  cgu = new FleetCommits(hub, join(site.work, "repo-cgu"));
+  cgu = new FleetCommits(hub, join(site.work, "repo-cgu"), site.argocd);
 }, 900_000);
 
 afterAll(async () => {
@@ -77,33 +80,15 @@ function cguFleet(
   rollout: Record<string, unknown> = {},
   more: Record<string, unknown> = {},
 ): FleetDocument {
-  return {
-    apiVersion: "ibu-gitops.dev/v1alpha1",
-    kind: "Fleet",
-    metadata: { name: "e2e-cgu" },
-    spec: {
-      hub: {
-        policyNamespace: POLICIES,
-        upgradeNamespace: UPGRADES,
-        ownedNamespaces: [POLICIES, UPGRADES],
-      },
-      flavour: "cgu",
-      policyName: "group-ibu",
-      seedImage: { image: site.seed, version: TO_VERSION },
-      // No OADP content: the sandbox spokes have no klusterlet for the platform Backup to label.
-      oadp: { content: [] },
-      groups,
-      rollout: {
-        prep: { maxConcurrency: 10, timeout: 5 },
-        upgrade: { maxConcurrency: 10, timeout: 5 },
-        finalize: { maxConcurrency: 10, timeout: 5 },
-        rollback: { maxConcurrency: 10, timeout: 5 },
-        abort: { maxConcurrency: 10, timeout: 5 },
-        ...rollout,
-      },
-      ...more,
-    },
-  };
+  return sandboxFleet({
+    name: "e2e-cgu",
+    seed: site.seed,
+    groups,
+    namespaces: { policy: POLICIES, upgrade: UPGRADES },
+    timeoutMinutes: 5,
+    rollout,
+    spec: { policyName: "group-ibu", ...more },
+  });
 }
 
 /** An object as a failure shows it: status first, without managedFields. */
@@ -282,6 +267,12 @@ describe("cgu flavour on the real hub stack", () => {
         .pruned.map(o => o.metadata?.name)
         .sort(),
     ).toEqual(before.map(o => o.metadata?.name).sort());
+    for (const o of before)
+      await poll(
+        `CGU ${o.metadata!.name} pruned by Argo CD`,
+        async () => ((await readCgu(o.metadata!.name!)) ? undefined : "gone"),
+        v => v === "gone",
+      );
     await cguSucceeded(cguOf("canary", "finalize"));
     const ibu = await poll(
       "spoke-1 Idle",
@@ -430,30 +421,15 @@ describe("cgu flavour on the real hub stack", () => {
 
 describe("ibgu flavour on the real hub stack", () => {
   const IBGU_NS = "ztp-upgrades-ibgu";
-  let ibgu: FleetCommits;
 
   function ibguFleet(stage: string): FleetDocument {
-    return {
-      apiVersion: "ibu-gitops.dev/v1alpha1",
-      kind: "Fleet",
-      metadata: { name: "e2e-ibgu" },
-      spec: {
-        hub: {
-          policyNamespace: "ztp-group-ibgu",
-          upgradeNamespace: IBGU_NS,
-          ownedNamespaces: ["ztp-group-ibgu", IBGU_NS],
-        },
-        flavour: "ibgu",
-        seedImage: { image: site.seed, version: TO_VERSION },
-        oadp: { content: [] },
-        groups: [{ name: "main", selector: { matchLabels: { "ibu-group": "main" } }, stage }],
-        rollout: {
-          prep: { maxConcurrency: 10, timeout: 10 },
-          upgrade: { maxConcurrency: 10, timeout: 10 },
-          finalize: { maxConcurrency: 10, timeout: 10 },
-        },
-      },
-    };
+    return sandboxFleet({
+      name: "e2e-ibgu",
+      seed: site.seed,
+      flavour: "ibgu",
+      groups: [{ name: "main", selector: { matchLabels: { "ibu-group": "main" } }, stage }],
+      namespaces: { policy: "ztp-group-ibgu", upgrade: IBGU_NS },
+    });
   }
 
   interface Ibgu extends KubeObject {
@@ -476,7 +452,7 @@ describe("ibgu flavour on the real hub stack", () => {
     (i.status?.clusters?.find(c => c.name === cluster)?.completedActions ?? []).map(a => a.action);
 
   beforeAll(async () => {
-    ibgu = new FleetCommits(hub, join(site.work, "repo-ibgu"));
+    ibgu = new FleetCommits(hub, join(site.work, "repo-ibgu"), site.argocd);
     for (const c of ["spoke-2", "spoke-4"])
       await hub.mergePatch(`/apis/cluster.open-cluster-management.io/v1/managedclusters/${c}`, {
         metadata: { labels: { "ibu-group": "main" } },
@@ -509,4 +485,28 @@ describe("ibgu flavour on the real hub stack", () => {
       expect((await annotations(c))[DISABLE_AUTO_IMPORT]).toBeUndefined();
     }
   }, 2_700_000);
+});
+
+describe("Argo CD synced every commit of both fleets", () => {
+  it("each commit is in Git, synced by Argo CD's automated sync, with no object shared by two apps", async () => {
+    for (const commits of [cgu, ibgu]) {
+      expect(commits.log.length).toBeGreaterThan(0);
+      const gitLog = execFileSync("git", ["log", "--format=%H %s", "main"], {
+        cwd: commits.dir,
+        encoding: "utf8",
+      });
+      for (const c of commits.log) {
+        expect(gitLog).toContain(`${c.sha} ${c.message}`);
+        const op = c.app?.status?.operationState;
+        expect(op?.phase).toBe("Succeeded");
+        expect(op?.syncResult?.revision).toBe(c.sha);
+        // Automated sync (not a sync this test asked for).
+        expect(JSON.stringify(op)).toContain('"automated":true');
+      }
+      const app = await site.argocd!.application(commits.log.at(-1)!.app!.metadata!.name!);
+      expect(app?.status?.sync?.status).toBe("Synced");
+      // Two fleets on one hub: no SharedResourceWarning, no error condition.
+      expect(app?.status?.conditions ?? []).toEqual([]);
+    }
+  });
 });

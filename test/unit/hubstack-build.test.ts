@@ -44,6 +44,14 @@ describe("the hub-stack build step", () => {
     }
   });
 
+  it("stamps Argo CD with the version its wrapper pins, as upstream's Makefile does", () => {
+    const step = hubStackRecipe().find(r => r.out === "argocd")!;
+    const pinned = hubStackPins().find(p => p.startsWith("github.com/argoproj/argo-cd/v3@"))!;
+    const version = pinned.split("@v")[1]!;
+    expect(step.args[0]).toContain(`-X github.com/argoproj/argo-cd/v3/common.version=${version}`);
+    expect(step.args[0]).toContain(`common.gitTag=v${version}`);
+  });
+
   it("keys the cache on a wrapper's own Go files too", () => {
     const wrappers = join(scratch, "go");
     mkdirSync(join(wrappers, "w"), { recursive: true });
