@@ -12,7 +12,7 @@ import {
   statSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, join } from "node:path";
+import { basename, isAbsolute, join } from "node:path";
 import { packageRoot } from "../package-root.js";
 import { TinyCa } from "./certs.js";
 import { ensureControlPlaneBinaries, type ControlPlaneBinaries } from "./controlplane-build.js";
@@ -176,6 +176,18 @@ export class ControlPlane {
     if (ready) await proc.waitReady(() => ready(proc), p.timeoutMs ?? START_TIMEOUT_MS, 200);
     else if (proc.startError) throw new Error(proc.describeExit());
     return proc;
+  }
+
+  /**
+   * Puts processes and folders the owner made beside the control plane (a registry, sysroots,
+   * a work folder) under its watchdog: if the owner dies without stopping it, they are ended
+   * and removed with the control plane's own (immutable files made mutable first, as ostree
+   * deployments have them). stop() does not touch them: their owner stops them.
+   */
+  adopt(what: { pids?: readonly number[]; dirs?: readonly string[] }): void {
+    for (const pid of what.pids ?? []) if (pid > 0) this.recordPid(pid);
+    const dirs = (what.dirs ?? []).filter(d => isAbsolute(d) && d !== "/" && !d.includes("\n"));
+    if (dirs.length) appendFileSync(join(this.root, "dirs"), dirs.map(d => `${d}\n`).join(""));
   }
 
   private recordPid(pid: number): void {

@@ -118,6 +118,11 @@ export class SandboxSite {
       TestRegistry.start(),
       makeSysroot(TO_VERSION, { hostname: "seed" }),
     ]);
+    // If this process dies without stop(), the control plane's watchdog ends these too.
+    this.cp.adopt({
+      pids: [this.registry.pid],
+      dirs: [this.work, this.registry.dir, this.seedCluster.dir],
+    });
     const crds = [...(await loadThirdPartyCrds()), ...loadOwnCrds()];
     await Promise.all(
       names.map(c => this.cp!.cluster(c).installCrdSet(crds, c === "hub" ? "hub" : "spoke")),
@@ -223,6 +228,7 @@ export class SandboxSite {
     for (const name of this.opts.spokes) {
       const cluster = this.cp!.cluster(name);
       const sysroot = await makeSysroot(FROM_VERSION, { hostname: name });
+      this.cp!.adopt({ dirs: [sysroot.dir] });
       const api = new KubeApi(loadKubeconfig(cluster.info.kubeconfig));
       // Where OADP runs on a ZTP-installed SNO; ZTP's oadp-cm policy writes its ConfigMap there.
       await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "openshift-adp" } });

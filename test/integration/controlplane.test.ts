@@ -190,7 +190,7 @@ describe("a control plane of its own", () => {
     }
   });
 
-  it("is cleaned up by its watchdog when the owning process is killed", async () => {
+  it("is cleaned up by its watchdog when the owning process is killed, with what it adopted", async () => {
     const child = spawn(
       process.execPath,
       ["--import", "tsx", join(import.meta.dirname, "../support/fixtures/hold-controlplane.ts")],
@@ -206,14 +206,22 @@ describe("a control plane of its own", () => {
       });
       child.once("exit", code => reject(new Error(`fixture exited with ${code} before printing`)));
     });
-    const { pids, root } = JSON.parse(line) as { pids: number[]; root: string };
+    const { pids, root, adopted } = JSON.parse(line) as {
+      pids: number[];
+      root: string;
+      adopted: string;
+    };
     expect(pids.filter(isAlive).length).toBe(pids.length);
+    expect(existsSync(join(adopted, "immutable"))).toBe(true);
 
     child.kill("SIGKILL");
     const deadline = Date.now() + 30_000;
-    while ((pids.some(isAlive) || existsSync(root)) && Date.now() < deadline) await sleep(200);
+    const gone = (): boolean => !pids.some(isAlive) && !existsSync(root) && !existsSync(adopted);
+    while (!gone() && Date.now() < deadline) await sleep(200);
     expect(pids.filter(isAlive)).toEqual([]);
     expect(existsSync(root)).toBe(false);
+    // What the owner gave it (ControlPlane.adopt): a process and a folder, immutable file and all.
+    expect(existsSync(adopted)).toBe(false);
   });
 });
 
