@@ -2,6 +2,7 @@
 // end of the walk with --exit-when-done, stops everything it started.
 import { writeFileSync } from "node:fs";
 import { Demo } from "../sandbox/demo.js";
+import { parseDurationFlag } from "./progress.js";
 import { renderStatus } from "./status.js";
 
 export interface DemoArgs {
@@ -13,10 +14,13 @@ export interface DemoArgs {
   /** Write the end state (spokes, the hub's counts, PIDs and folders) as JSON here. */
   readonly resultFile?: string;
   readonly verbose: boolean;
+  /** `--pace`: a Go duration to pause after each step. */
+  readonly pace: string;
 }
 
 export async function runDemo(a: DemoArgs, write: (s: string) => void): Promise<number> {
   const spokes = Number(a.spokes);
+  const paceMs = parseDurationFlag(a.pace, "--pace");
   const say = (line: string): void => write(`${line}\n`);
   const demo = new Demo({
     spokes,
@@ -25,6 +29,7 @@ export async function runDemo(a: DemoArgs, write: (s: string) => void): Promise<
     ...(a.verbose ? { log: (l: string) => write(`  · ${l}\n`) } : {}),
     ...(a.listen ? { listen: a.listen } : {}),
     tty: process.stdout.isTTY,
+    paceMs,
   });
   let interrupted = false;
   const stopped = new Promise<void>(resolve => {
@@ -46,7 +51,9 @@ export async function runDemo(a: DemoArgs, write: (s: string) => void): Promise<
     say("\n== the fleet, as the hub sees it");
     const summary = demo.hubSummary();
     write(renderStatus(summary.summary, summary.clusters, process.stdout.isTTY));
-    say(`\ndashboard: ${demo.dashboardUrl}`);
+    // With --exit-when-done the hub is about to go: no address that will not answer.
+    if (!a.exitWhenDone)
+      say(`\ndashboard: ${demo.dashboardUrl}  (sign in with the token in ${demo.tokenFile})`);
   })();
   try {
     await Promise.race([work, stopped]);

@@ -67,6 +67,7 @@ interface DemoOpts {
   listen?: string;
   resultFile?: string;
   verbose?: true;
+  pace: string;
 }
 interface HubOpts {
   kubeconfig?: string;
@@ -344,13 +345,13 @@ export function program(exit: { code: number }): Command {
 
   p.command("demo")
     .description(
-      "the whole system on this machine: hub and spokes (real apiservers), the real hub stack (ACM governance, OCM, TALM), a seed registry, agents, the hub controller and dashboard; the fleet rolled out as commits (--driver stage: with `ibu-gitops stage`, no hub stack); Ctrl-C stops everything",
+      "the whole system on this machine: hub and spokes (real apiservers), the real hub stack (ACM governance, OCM, TALM, Argo CD), a seed registry, agents, the hub controller and dashboard; the fleet rolled out as Git commits that Argo CD syncs (--driver stage: with `ibu-gitops stage`, no hub stack); Ctrl-C stops everything",
     )
     .option("--spokes <n>", "number of spokes", "2")
     .addOption(
       new Option(
         "--driver <driver>",
-        "gitops: commits of the fleet file through the real hub stack (TALM, ACM governance, OCM); stage: `ibu-gitops stage` runs against the spokes",
+        "gitops: Git commits of the fleet file, synced by Argo CD through the real hub stack (TALM, ACM governance, OCM); stage: `ibu-gitops stage` runs against the spokes",
       )
         .choices(["gitops", "stage"])
         .default("gitops"),
@@ -359,6 +360,11 @@ export function program(exit: { code: number }): Command {
     .option("--listen <host:port>", "the dashboard's address (default 127.0.0.1:0)")
     .option("--result-file <file>", "write the end state as JSON here")
     .option("--verbose", "agent and controller logs")
+    .option(
+      "--pace <duration>",
+      "pause after each step (a commit's CGUs finished, a stage run) to follow it on the dashboard; 0s for none",
+      "5s",
+    )
     .action(async (o: DemoOpts) => {
       const { runDemo } = await import("./demo.js");
       exit.code = await runDemo(
@@ -369,6 +375,7 @@ export function program(exit: { code: number }): Command {
           listen: o.listen,
           resultFile: o.resultFile,
           verbose: !!o.verbose,
+          pace: o.pace,
         },
         write,
       );

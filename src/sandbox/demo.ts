@@ -4,6 +4,7 @@
 // users do: each step is an edit of the fleet file, `synth` and a Git commit, which Argo CD syncs
 // to the hub, where TALM and the governance framework carry it to the spokes. Driver "stage" walks the spokes with
 // `ibu-gitops stage`, the documented manual way, without the hub stack. Both show a cancel and a rollback. stop() stops everything.
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterSummary, FleetSummary } from "../../addon/hub/fleet.js";
 import type { KubeObject } from "../../addon/shared/kube.js";
@@ -33,6 +34,8 @@ export interface DemoOptions {
   /** The dashboard's address. @default 127.0.0.1:0 (a free port) */
   readonly listen?: string;
   readonly tty?: boolean;
+  /** A pause after each step (a commit's CGUs finished, a `stage` run), in ms, so a person can follow. @default 0 */
+  readonly paceMs?: number;
 }
 
 /** What the demo leaves behind to check: each spoke's end state and the hub's counts. */
@@ -89,8 +92,16 @@ export class Demo {
     return this.site.hubKubeconfig;
   }
 
+  /** The dashboard's address, without the token (sign in with the token file's content). */
   get dashboardUrl(): string {
-    return `${this.site.dashboardBase}#token=${this.site.token}`;
+    return this.site.dashboardBase;
+  }
+
+  /** A file holding the dashboard viewer's token (0600, removed with the site's folder). */
+  get tokenFile(): string {
+    const file = join(this.site.work, "dashboard-token");
+    if (!existsSync(file)) writeFileSync(file, `${this.site.token}\n`, { mode: 0o600 });
+    return file;
   }
 
   get token(): string {
@@ -121,7 +132,7 @@ export class Demo {
       this.groups(first, first),
       `the fleet, its policies and the addon; every group ${first}`,
     );
-    say(`dashboard: ${this.dashboardUrl}`);
+    say(`dashboard: ${this.dashboardUrl}  (sign in with the token in ${this.tokenFile})`);
     say(`status:    npx ibu-gitops status --kubeconfig ${this.hubKubeconfig}`);
   }
 
@@ -188,6 +199,12 @@ export class Demo {
         await sleep(1000);
       }
     }
+    await this.pause();
+  }
+
+  /** The pace: time to look at the dashboard between steps. */
+  private async pause(): Promise<void> {
+    if (this.opts.paceMs) await sleep(this.opts.paceMs);
   }
 
   /** One `ibu-gitops stage` run; fails the demo when a move is refused or fails. */
@@ -214,6 +231,7 @@ export class Demo {
       this.opts.tty ?? false,
     );
     if (code !== 0) throw new Error(`ibu-gitops stage ${stage} failed for ${contexts.join(", ")}`);
+    await this.pause();
   }
 
   /** The rollout, by the demo's driver; ends with every spoke Idle on the new version. */

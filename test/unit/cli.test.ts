@@ -80,7 +80,14 @@ describe("ibu-gitops command line", () => {
     expect((await run("nosuch")).code).toBe(2);
     expect((await run()).code).toBe(2);
     expect((await run("synth", "stray")).code).toBe(2);
-  });
+  }, 60_000);
+
+  it("refuses a demo --pace that is not a duration before starting anything: exit 2", async () => {
+    const pace = await run("demo", "--pace", "slowly");
+    expect(pace.code).toBe(2);
+    expect(pace.err).toMatch(/--pace: .*slowly/);
+    expect(pace.out).toBe("");
+  }, 30_000);
 
   it("prints -o json and -o yaml for validate, and exits 1 on an invalid fleet without a stack", async () => {
     const json = await run("validate", "-f", "examples", "-o", "json");
