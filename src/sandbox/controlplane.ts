@@ -128,7 +128,7 @@ export class ControlPlane {
       ...this.extra.map(e => e.pid),
       this.reaper,
     ];
-    return p.filter((x): x is number => typeof x === "number" && x > 0);
+    return [...new Set(p.filter((x): x is number => typeof x === "number" && x > 0))];
   }
 
   /** Resident memory of etcd and of each apiserver, in bytes (for benchmarks). */
@@ -139,7 +139,11 @@ export class ControlPlane {
         ? [{ name: `kube-controller-manager/${c.info.name}`, pid: c.controllerManager.pid }]
         : []),
     ]);
-    const extra = this.extra.map(e => ({ name: e.name, pid: e.pid }));
+    // A controller-manager is both a cluster's and one of the extra processes: listed once.
+    const listed = new Set(list.map(p => p.pid));
+    const extra = this.extra
+      .filter(e => !listed.has(e.pid))
+      .map(e => ({ name: e.name, pid: e.pid }));
     return [...(this.etcd ? [{ name: "etcd", pid: this.etcd.pid }] : []), ...list, ...extra];
   }
 

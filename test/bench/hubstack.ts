@@ -101,12 +101,20 @@ async function main(): Promise<void> {
         const o = c.applied.find(x => x.kind === "ClusterGroupUpgrade")!;
         const path = await hub.pathOf(o);
         let cgu: Cgu | undefined;
+        // TALM sets the Succeeded condition and completedAt in different reconciles.
+        let succeededAt = 0;
         for (;;) {
           cgu = await hub.get<Cgu>(path);
-          if (cgu?.status?.conditions?.some(x => x.type === "Succeeded")) break;
+          if (cgu?.status?.conditions?.some(x => x.type === "Succeeded"))
+            succeededAt ||= Date.now();
+          if (
+            succeededAt &&
+            (cgu?.status?.status?.completedAt || Date.now() - succeededAt > 30_000)
+          )
+            break;
           await sleep(250);
         }
-        const { startedAt, completedAt } = cgu.status?.status ?? {};
+        const { startedAt, completedAt } = cgu?.status?.status ?? {};
         const cguMs =
           startedAt && completedAt ? Date.parse(completedAt) - Date.parse(startedAt) : NaN;
         // The agent's own time for the stage: the IBU history's start and completion times.

@@ -503,6 +503,11 @@ describe("Argo CD synced every commit of both fleets", () => {
         // Automated sync (not a sync this test asked for).
         expect(JSON.stringify(op)).toContain('"automated":true');
       }
+      // No deadlock on health: the cgu fleet's waves synced although its app was not Healthy (inform
+      // policies NonCompliant until a CGU enforces them, Degraded to Argo CD; the hub
+      // controller's Deployment never rolls out without a kubelet).
+      if (commits === cgu)
+        expect(commits.log.some(c => c.app?.status?.health?.status !== "Healthy")).toBe(true);
       const app = await site.argocd!.application(commits.log.at(-1)!.app!.metadata!.name!);
       expect(app?.status?.sync?.status).toBe("Synced");
       // Two fleets on one hub: no SharedResourceWarning, no error condition.
