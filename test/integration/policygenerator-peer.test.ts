@@ -2,7 +2,7 @@
 // same Policies, Placements and PlacementBindings as we do, except for the differences listed
 // here (and in docs/decisions.md). A new difference fails this test.
 import { execFile } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
@@ -11,7 +11,14 @@ import { parseAllDocuments } from "yaml";
 import { loadFleet } from "../../src/fleet/load.js";
 import { synthFleet } from "../../src/synth.js";
 import { ensurePolicyGenerator } from "../support/peers.js";
-import { applyZtpOadpPatch, writeZtpPolicyGenerator } from "../support/ztp-policygenerator.js";
+import { ensureHubStackBinaries } from "../../src/sandbox/hubstack-build.js";
+import { benchFleetYaml } from "../support/bench-fleets.js";
+import {
+  applyZtpOadpPatch,
+  installPolicyGeneratorPlugin,
+  writeZtpKustomization,
+  writeZtpPolicyGenerator,
+} from "../support/ztp-policygenerator.js";
 
 const exec = promisify(execFile);
 const COMPARED = ["Policy", "Placement", "PlacementBinding"];
@@ -77,5 +84,62 @@ describe("PolicyGenerator as a peer (examples/fleet.yaml, ZTP's recipe)", () => 
       }
       expect(mine, k).toEqual(expected);
     }
+  });
+});
+
+describe("ZTP's policies folder rendered by kustomize with PolicyGenerator as its exec plugin", () => {
+  let dir = "";
+  let fleet: ReturnType<typeof loadFleet>;
+  let rendered: Obj[];
+  let direct: Obj[];
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "ibu-pg-kustomize-"));
+    writeFileSync(
+      join(dir, "fleet.yaml"),
+      benchFleetYaml({ clusters: 100, groups: 10, mode: "lists" }),
+    );
+    fleet = loadFleet(join(dir, "fleet.yaml"));
+    const bin = await ensurePolicyGenerator();
+    const kustomize = (await ensureHubStackBinaries()).path("kustomize");
+    const ztp = writeZtpKustomization(fleet, join(dir, "ztp"));
+    const env = installPolicyGeneratorPlugin(bin, join(dir, "plugin"));
+    const parse = (yaml: string): Obj[] => parseAllDocuments(yaml).map(d => d.toJS() as Obj);
+    rendered = parse(
+      (
+        await exec(kustomize, ["build", "--enable-alpha-plugins", ztp], {
+          env,
+          maxBuffer: 64 << 20,
+        })
+      ).stdout,
+    );
+    direct = parse((await exec(bin, ["pg.yaml"], { cwd: ztp, maxBuffer: 64 << 20 })).stdout);
+  }, 300_000);
+
+  it("holds what PolicyGenerator makes alone, with ZTP's oadp-cm patch applied", () => {
+    const expected = direct.map(o => {
+      const copy = structuredClone(o);
+      if (key(o) === `Policy/${fleet.spec.policyName}-oadp-cm-policy`)
+        applyZtpOadpPatch(copy, fleet);
+      return copy;
+    });
+    const generated = rendered.filter(o => COMPARED.includes(o.kind));
+    expect(new Map(generated.map(o => [key(o), o]))).toEqual(
+      new Map(expected.map(o => [key(o), o])),
+    );
+  });
+
+  it("makes the hub OADP ConfigMap with the data our synth puts in it", () => {
+    const ns = fleet.spec.hub.policyNamespace;
+    const cm = rendered.find(
+      o => o.kind === "ConfigMap" && o.metadata.name === fleet.spec.oadp.configMap.name,
+    );
+    const ours = parseAllDocuments(synthFleet(fleet).get("hub-configmaps.yaml")!)
+      .map(d => d.toJS() as Obj)
+      .find(o => o.kind === "ConfigMap" && o.metadata.name === fleet.spec.oadp.configMap.name);
+    expect((cm?.metadata as { namespace?: string } | undefined)?.namespace).toBe(ns);
+    expect(cm?.data).toEqual(ours?.data);
+    expect(rendered.filter(o => o.kind === "Namespace").map(o => o.metadata.name)).toEqual([ns]);
   });
 });
