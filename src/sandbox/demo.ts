@@ -202,6 +202,20 @@ export class Demo {
     await this.pause();
   }
 
+  /** Says whether the previous commit's prep CGU was still running when the upgrade CGU came. */
+  private async sayPrepRace(): Promise<void> {
+    const api = this.site.hubApi!;
+    const prep = this.commits!.log.at(-2)?.applied.find(o => o.kind === "ClusterGroupUpgrade");
+    if (!prep) return;
+    const cgu = await api.get<KubeObject & { status?: CguStatus }>(await api.pathOf(prep));
+    const done = cgu?.status?.conditions?.some(c => c.type === "Succeeded");
+    this.opts.say(
+      done
+        ? `   ${prep.metadata?.name} had already finished: nothing to wait for this time`
+        : `   ${prep.metadata?.name} is still running: the upgrade CGU waits for it`,
+    );
+  }
+
   /** The pace: time to look at the dashboard between steps. */
   private async pause(): Promise<void> {
     if (this.opts.paceMs) await sleep(this.opts.paceMs);
@@ -257,8 +271,11 @@ export class Demo {
     await this.commit(this.groups("Abort", "Idle"), "canary: cancel (Abort)");
     await this.waitCgus();
     await this.commit(this.groups("Prep", "Idle"), "canary: Prep again");
-    say("-- the next commit lands before that prep CGU finishes: the upgrade CGU waits for it");
+    say(
+      "-- the next commit moves canary to Upgrade without waiting for that prep CGU: TALM holds the upgrade CGU until prep completes (blockingCRs)",
+    );
     await this.commit(this.groups("Upgrade", "Idle"), "canary: Upgrade");
+    await this.sayPrepRace();
     await this.waitCgus();
     // With one spoke, the canary also shows the rollback; otherwise wave-1 does.
     const rollback = rest.length

@@ -25,6 +25,8 @@ import { publishSeed } from "./seed-fixture.js";
 import { makeSysroot, type TestSysroot } from "./sysroot.js";
 import type { FleetDocument } from "./fleet-commits.js";
 
+const STOPPED = "the site was stopped while it started";
+
 export const FROM_VERSION = "4.17.0";
 export const TO_VERSION = "4.18.1";
 /** Where the hub controller runs, as the generated addon deploys it. */
@@ -113,28 +115,31 @@ export class SandboxSite {
       `starting a hub and ${this.opts.spokes.length} spoke(s)` +
         `${this.opts.hubStack ? ` with the real hub stack (ACM governance, OCM, TALM${this.opts.argocd ? ", Argo CD" : ""})` : ""}, a registry and a seed cluster`,
     );
-    [this.cp, this.registry, this.seedCluster] = await Promise.all([
-      ControlPlane.start({ clusters: names, log, controllerManager: !!this.opts.hubStack }),
-      TestRegistry.start(),
-      makeSysroot(TO_VERSION, { hostname: "seed" }),
+    // Each kept as soon as it exists, so a stop() while the others start finds it.
+    await Promise.all([
+      this.keep(
+        ControlPlane.start({ clusters: names, log, controllerManager: !!this.opts.hubStack }),
+        cp => cp.stop(),
+      ).then(cp => (this.cp = cp)),
+      this.keep(TestRegistry.start(), r => r.stop()).then(r => (this.registry = r)),
+      this.keep(makeSysroot(TO_VERSION, { hostname: "seed" }), s => s.remove()).then(
+        s => (this.seedCluster = s),
+      ),
     ]);
+    const [cp, registry, seedCluster] = [this.cp!, this.registry!, this.seedCluster!];
     // If this process dies without stop(), the control plane's watchdog ends these too.
-    this.cp.adopt({
-      pids: [this.registry.pid],
-      dirs: [this.work, this.registry.dir, this.seedCluster.dir],
-    });
+    cp.adopt({ pids: [registry.pid], dirs: [this.work, registry.dir, seedCluster.dir] });
     const crds = [...(await loadThirdPartyCrds()), ...loadOwnCrds()];
     await Promise.all(
       names.map(c => this.cp!.cluster(c).installCrdSet(crds, c === "hub" ? "hub" : "spoke")),
     );
     say(`building the ${TO_VERSION} seed from the seed cluster's stateroot and pushing it`);
-    ({ seed: this.seed } = await publishSeed(this.registry, this.seedCluster, {
+    ({ seed: this.seed } = await publishSeed(registry, seedCluster, {
       version: TO_VERSION,
       imageNames: ["release", "operator"],
     }));
     this.hubApi = new KubeApi(loadKubeconfig(this.hubKubeconfig));
     if (stackBinaries) {
-      const cp = this.cp;
       [this.hubStack, this.argocd] = await Promise.all([
         HubStack.start({
           cp,
@@ -227,11 +232,11 @@ export class SandboxSite {
   private async startSpokes(): Promise<void> {
     for (const name of this.opts.spokes) {
       const cluster = this.cp!.cluster(name);
-      const sysroot = await makeSysroot(FROM_VERSION, { hostname: name });
+      const sysroot = await this.keep(makeSysroot(FROM_VERSION, { hostname: name }), s =>
+        s.remove(),
+      );
       this.cp!.adopt({ dirs: [sysroot.dir] });
       const api = new KubeApi(loadKubeconfig(cluster.info.kubeconfig));
-      // Where OADP runs on a ZTP-installed SNO; ZTP's oadp-cm policy writes its ConfigMap there.
-      await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "openshift-adp" } });
       const log = this.opts.log;
       const sandbox = new SandboxNode(sysroot, api, {
         insecureRegistries: [this.registry!.host],
@@ -239,13 +244,30 @@ export class SandboxSite {
         ...(log ? { log: (l: string) => log(`[${name}] ${l}`) } : {}),
         hub: { api: this.hubApi!, clusterName: name },
       });
-      sandbox.start();
+      // In the list before the next await: a stop() meanwhile removes its sysroot.
       this.spokes.push({ name, sysroot, sandbox, api });
+      // Where OADP runs on a ZTP-installed SNO; ZTP's oadp-cm policy writes its ConfigMap there.
+      await api.apply({ apiVersion: "v1", kind: "Namespace", metadata: { name: "openshift-adp" } });
+      if (this.stopped) throw new Error(STOPPED);
+      sandbox.start();
     }
     writeContextsKubeconfig(
       this.spokesKubeconfig,
       this.opts.spokes.map(n => this.cp!.cluster(n)),
     );
+  }
+
+  /**
+   * Resolves what start() made once it exists; when stop() came first, undoes it at once and
+   * rejects, so nothing made during a stop outlives it.
+   */
+  private async keep<T>(made: Promise<T>, undo: (x: T) => Promise<unknown>): Promise<T> {
+    const x = await made;
+    if (this.stopped) {
+      await undo(x).catch(() => undefined);
+      throw new Error(STOPPED);
+    }
+    return x;
   }
 
   /** The processes and folders the site made so far (all gone after stop()). */

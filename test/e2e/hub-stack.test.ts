@@ -5,8 +5,8 @@
 // spoke's IBU, the ManagedCluster's auto-import annotation and the hub report.
 //
 // The spokes are shared by the scenarios, which run in order (one IBU per spoke):
-//   spoke-1  cgu: Prep, then Upgrade committed before the prep CGU finished (the upgrade CGU
-//            waits for it) → Finalize
+//   spoke-1  cgu: Prep, then Upgrade committed before the prep CGU finished (its agent held
+//            down meanwhile; the upgrade CGU waits for prep) → Finalize
 //   spoke-2  cgu: Prep → Upgrade while its agent is down (the CGU times out; the hub controller
 //            re-enables auto-import once the upgrade completes) → Rollback → FinalizeRollback;
 //            then ibgu: Prep → Upgrade → FinalizeUpgrade, the plan appended commit by commit
@@ -194,6 +194,9 @@ const SHORT = {
 describe("cgu flavour on the real hub stack", () => {
   it("Upgrade committed before the prep CGU finished: the upgrade CGU waits for prep, then upgrades", async () => {
     const others = [groups.wave1("Idle"), groups.wave2("Idle"), groups.wave3("Idle")];
+    // spoke-1's agent is down until both commits are in: its Prep cannot finish before the
+    // Upgrade commit lands, whatever the machine's speed (a Prep takes seconds here).
+    await site.spoke("spoke-1").sandbox.stop();
     await cgu.commit(cguFleet([groups.canary("Prep"), ...others], {}, ADDON), "canary to Prep");
     await cgu.commit(
       cguFleet([groups.canary("Upgrade"), ...others], {}, ADDON),
@@ -207,9 +210,10 @@ describe("cgu flavour on the real hub stack", () => {
       () => readCgu(upgrade),
       c => cond(c, "Progressing") !== undefined,
     );
-    const prepState = await readCgu(prep);
-    if (cond(prepState, "Succeeded") === undefined)
-      expect(cond(held, "Progressing")?.reason).toBe("IncompleteBlockingCR");
+    expect(cond(await readCgu(prep), "Succeeded")).toBeUndefined();
+    expect(cond(held, "Progressing")?.reason).toBe("IncompleteBlockingCR");
+    expect(ibuCondition(await spokeIbu("spoke-1"), "UpgradeInProgress")).toBe(false);
+    site.spoke("spoke-1").sandbox.start();
     const prepDone = await cguSucceeded(prep);
     expect(prepDone.status?.clusters).toEqual([{ name: "spoke-1", state: "complete" }]);
     const up = await cguSucceeded(upgrade);
