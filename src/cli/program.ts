@@ -107,6 +107,13 @@ function synthFormat(value: string): string {
   );
 }
 
+/** `demo --spokes`: a usage error (exit 2) before anything loads or starts. */
+function spokeCount(value: string): string {
+  const n = Number(value);
+  if (/^\d+$/.test(value) && n >= 1 && n <= 20) return value;
+  throw new InvalidArgumentError("a whole number from 1 to 20");
+}
+
 function packageVersion(): string {
   const url = new URL("../../package.json", import.meta.url);
   // From dist/src/cli/ the package.json is one level further up.
@@ -347,7 +354,9 @@ export function program(exit: { code: number }): Command {
     .description(
       "the whole system on this machine: hub and spokes (real apiservers), the real hub stack (ACM governance, OCM, TALM, Argo CD), a seed registry, agents, the hub controller and dashboard; the fleet rolled out as Git commits that Argo CD syncs (--driver stage: with `ibu-gitops stage`, no hub stack); Ctrl-C stops everything",
     )
-    .option("--spokes <n>", "number of spokes", "2")
+    .addOption(
+      new Option("--spokes <n>", "number of spokes (1-20)").default("2").argParser(spokeCount),
+    )
     .addOption(
       new Option(
         "--driver <driver>",

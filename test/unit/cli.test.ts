@@ -82,12 +82,18 @@ describe("ibu-gitops command line", () => {
     expect((await run("synth", "stray")).code).toBe(2);
   }, 60_000);
 
-  it("refuses a demo --pace that is not a duration before starting anything: exit 2", async () => {
+  it("refuses a demo --pace or --spokes out of range before starting anything: exit 2", async () => {
     const pace = await run("demo", "--pace", "slowly");
     expect(pace.code).toBe(2);
     expect(pace.err).toMatch(/--pace: .*slowly/);
     expect(pace.out).toBe("");
-  }, 30_000);
+    for (const n of ["0", "21", "two", "1.5"]) {
+      const spokes = await run("demo", "--spokes", n);
+      expect(spokes.code, n).toBe(2);
+      expect(spokes.err).toMatch(/--spokes.*a whole number from 1 to 20/);
+      expect(spokes.err).toContain("ibu-gitops demo --help");
+    }
+  }, 60_000);
 
   it("prints -o json and -o yaml for validate, and exits 1 on an invalid fleet without a stack", async () => {
     const json = await run("validate", "-f", "examples", "-o", "json");
