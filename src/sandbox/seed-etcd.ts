@@ -1,7 +1,8 @@
 // The etcd a seed stateroot carries, as OpenShift fills it: a real kube-apiserver writes a few
 // Secrets and ConfigMaps holding the seed's PKI (a kubeconfig signer from its files, a signer
-// only etcd holds and what it signed, a CA bundle, a kubeconfig) into the stateroot's
-// /var/lib/etcd, stored as the apiserver stores them (protobuf). For tests and the demo.
+// only etcd holds and what it signed, a CA bundle, a kubeconfig) and the seed's own kubeadmin
+// password and install-config into the stateroot's /var/lib/etcd, stored as the apiserver
+// stores them (protobuf). For tests and the demo.
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -13,6 +14,21 @@ import { issue } from "./pki.js";
 export const SEED_ETCD_CLUSTER = "seed";
 
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
+
+/** The seed's kubeadmin password hash (`kube-system/kubeadmin`), which no upgraded cluster keeps. */
+export const SEED_KUBEADMIN_HASH = "$2a$10$seedseedseedseedseedseOe7Jj8yq1sHk3m7l0ZC8b3Gm2Jm4nqK";
+
+/** The seed's install-config (`cluster-config-v1` in kube-system and openshift-etcd). */
+export const SEED_INSTALL_CONFIG = [
+  "apiVersion: v1",
+  "baseDomain: example.com",
+  "metadata:",
+  "  name: seed",
+  "networking:",
+  "  machineNetwork:",
+  "  - cidr: 192.0.2.0/24",
+  "",
+].join("\n");
 
 /** What the seed's etcd holds, as OpenShift keeps it (names as OpenShift's). */
 async function writeObjects(api: KubeApi, pki: string, extra: string): Promise<void> {
@@ -79,6 +95,22 @@ async function writeObjects(api: KubeApi, pki: string, extra: string): Promise<v
       { metadata: { name: "service-ca" }, data: { "ca-bundle.crt": read(serviceCa.crt) } },
     ],
     ["default", "secrets", { metadata: { name: "plain" }, data: { password: b64("hunter2") } }],
+    [
+      "kube-system",
+      "secrets",
+      { metadata: { name: "kubeadmin" }, data: { kubeadmin: b64(SEED_KUBEADMIN_HASH) } },
+    ],
+    ...["kube-system", "openshift-etcd"].map(
+      ns =>
+        [
+          ns,
+          "configmaps",
+          {
+            metadata: { name: "cluster-config-v1" },
+            data: { "install-config": SEED_INSTALL_CONFIG },
+          },
+        ] as [string, string, object],
+    ),
   ];
   for (const [ns, plural, obj] of objects) {
     await api.request("POST", "/api/v1/namespaces", { metadata: { name: ns } });

@@ -25,7 +25,12 @@ import { ControlPlane } from "../support/controlplane.js";
 import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
 import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
-import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
+import {
+  SEED_ETCD_CLUSTER,
+  SEED_INSTALL_CONFIG,
+  SEED_KUBEADMIN_HASH,
+  writeSeedEtcd,
+} from "../../src/sandbox/seed-etcd.js";
 import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
 import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { TestRegistry } from "../support/registry.js";
@@ -408,7 +413,14 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         return "";
       },
     );
+    // The cluster has no kubeadmin Secret (removed, as OpenShift documents): the seed's went
+    // too, so the seed's password opens no upgraded cluster (LCA). Nor an install-config: the
+    // seed's stays (LCA fails the Upgrade there; our plain-Kubernetes spokes have none).
     expect(seedStored).toContain("PRIVATE KEY");
+    expect(stored["kube-system/kubeadmin"]).toBeUndefined();
+    expect(stored["kube-system/cluster-config-v1"]).toEqual({
+      "install-config": SEED_INSTALL_CONFIG,
+    });
     expect(stored["openshift-service-ca/signing-key"]!["tls.key"]).toContain("PRIVATE KEY");
     expect(stored["openshift-service-ca/signing-key"]!["tls.key"]).not.toBe(seedStored);
 
@@ -1011,6 +1023,63 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         await waitFor("Idle after finalize", i => cond(i, "Idle") === "True/Idle/Idle");
       } finally {
         await removeClusterConfiguration();
+      }
+    });
+
+    it("carries the kubeadmin password hash and the install-config into the seed's etcd, which the apiserver reads back", async () => {
+      const hash = "$2a$10$clusterclusterclusterOe7Jj8yq1sHk3m7l0ZC8b3Gm2Jm4nqK";
+      const installConfig =
+        "apiVersion: v1\nbaseDomain: site.example.com\nmetadata:\n  name: sno-1\n";
+      const kubeadmin = "/api/v1/namespaces/kube-system/secrets/kubeadmin";
+      const clusterConfig = "/api/v1/namespaces/kube-system/configmaps/cluster-config-v1";
+      try {
+        await api.apply({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "kubeadmin", namespace: "kube-system" },
+          data: { kubeadmin: Buffer.from(hash).toString("base64") },
+        });
+        await api.apply({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "cluster-config-v1", namespace: "kube-system" },
+          data: { "install-config": installConfig },
+        });
+        await boot();
+        await prepped();
+        await upgraded();
+        // A real kube-apiserver over the new stateroot's etcd, as the node boots it.
+        const etcd = join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd");
+        const seedApi = await ControlPlane.start({
+          clusters: [SEED_ETCD_CLUSTER],
+          etcdDataDir: etcd,
+        });
+        type Data = { data?: Record<string, string> };
+        try {
+          const read = new KubeApi(seedApi.cluster(SEED_ETCD_CLUSTER).kubeConfig());
+          const secret = await read.get<Data>(kubeadmin);
+          expect(Buffer.from(secret?.data?.kubeadmin ?? "", "base64").toString()).toBe(hash);
+          for (const ns of ["kube-system", "openshift-etcd"])
+            expect(
+              (await read.get<Data>(`/api/v1/namespaces/${ns}/configmaps/cluster-config-v1`))?.data,
+            ).toEqual({ "install-config": installConfig });
+        } finally {
+          await seedApi.stop();
+        }
+        // The seed image itself is untouched: the next cluster upgraded from it gets its own.
+        const inSeed = await withOfflineEtcd(
+          etcdBinary,
+          join(seedCluster.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd"),
+          async e =>
+            (await e.all()).find(kv => kv.key.toString().endsWith("/kube-system/kubeadmin")),
+        );
+        expect(decodeStored(inSeed!.value)?.entries[0]?.value.toString()).toBe(SEED_KUBEADMIN_HASH);
+        // The saved hash went with the cluster configuration after the pivot.
+        const newVar = join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var");
+        expect(existsSync(join(newVar, "opt", "openshift", "cluster-configuration"))).toBe(false);
+      } finally {
+        await api.delete(kubeadmin);
+        await api.delete(clusterConfig);
       }
     });
 
