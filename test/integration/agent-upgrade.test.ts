@@ -1083,6 +1083,96 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       }
     });
 
+    it("fails Prep with LCA's message when Velero does not delete a stale Backup of another cluster within the bound", async () => {
+      const velero = new VeleroPhaseFixture(api).start();
+      velero.processDeletes = false; // Velero is down: the request is never processed
+      try {
+        await clearVelero();
+        await writeManifests([{ name: "app", wave: "1" }]);
+        await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
+          apiVersion: "velero.io/v1",
+          kind: "Backup",
+          metadata: {
+            name: "app",
+            namespace: "openshift-adp",
+            labels: { "config.openshift.io/clusterID": "another-installation" },
+          },
+          spec: {},
+          status: { phase: "Completed" },
+        });
+        await boot(undefined, { backupDeletionTimeoutSeconds: 3 });
+        await setStage("Prep", {
+          seedImageRef: { image: seed, version: "4.18.1" },
+          ...manifestSpec,
+        });
+        const failed = await waitFor("Prep failed", i => cond(i, "PrepCompleted") !== undefined);
+        expect(cond(failed, "PrepCompleted")).toBe("False/Failed/Prep failed");
+        expect(cond(failed, "PrepInProgress")).toBe(
+          "False/Failed/failed to validate IBU spec: failed to validate oadp configMap: Failed to cleanup stale Backups: failed to delete backups: context deadline exceeded",
+        );
+        // It asked Velero, as LCA does, and the stale Backup is still there.
+        const dbr = await api.get<{ spec: { backupName: string } }>(
+          "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests/app",
+        );
+        expect(dbr?.spec.backupName).toBe("app");
+        expect(
+          await api.get("/apis/velero.io/v1/namespaces/openshift-adp/backups/app"),
+        ).toBeDefined();
+      } finally {
+        await velero.stop();
+        await clearVelero();
+      }
+    });
+
+    it("in the Upgrade, says why past the bound on a stale Backup and goes on once Velero deletes it, as LCA retries", async () => {
+      const velero = new VeleroPhaseFixture(api).start();
+      const staleBackup = {
+        apiVersion: "velero.io/v1",
+        kind: "Backup",
+        metadata: {
+          name: "app",
+          namespace: "openshift-adp",
+          labels: { "config.openshift.io/clusterID": "another-installation" },
+        },
+        spec: {},
+        status: { phase: "Completed" },
+      };
+      try {
+        await clearVelero();
+        await writeManifests([{ name: "app", wave: "1" }]);
+        await boot(undefined, { backupDeletionTimeoutSeconds: 3 });
+        await prepped(manifestSpec);
+        // Velero syncs a stale one back after Prep, and is down when the Upgrade asks.
+        velero.processDeletes = false;
+        await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", staleBackup);
+        await setStage("Upgrade");
+        const stuck = await waitFor(
+          "the stale-Backup failure",
+          i => cond(i, "UpgradeInProgress")?.includes("Failure occurred") ?? false,
+        );
+        expect(cond(stuck, "UpgradeInProgress")).toBe(
+          "True/InProgress/Backing up Application Data: Failure occurred: failed to cleanup stale Backups: failed to delete backups: context deadline exceeded",
+        );
+        expect(cond(stuck, "UpgradeCompleted")).toBeUndefined();
+        // Velero is back: the Upgrade goes on and completes, with this cluster's own Backup.
+        velero.processDeletes = true;
+        await waitFor(
+          "UpgradeCompleted",
+          i => cond(i, "UpgradeCompleted") === "True/Completed/Upgrade completed",
+          60_000,
+        );
+        const mine = await api.get<{ metadata: { labels: Record<string, string> } }>(
+          "/apis/velero.io/v1/namespaces/openshift-adp/backups/app",
+        );
+        expect(mine?.metadata.labels["config.openshift.io/clusterID"]).not.toBe(
+          "another-installation",
+        );
+      } finally {
+        await velero.stop();
+        await clearVelero();
+      }
+    }, 120_000);
+
     it("re-creates a deleted IBU fresh at Idle after a failed Rollback, so it can move again", async () => {
       await boot();
       await prepped();

@@ -78,12 +78,19 @@ async function backUpApplicationData(
   await ctx.progress("Backing up Application Data");
   const content = await loadOadpContent(ctx.api, oadpContent);
   const id = await clusterId(ctx.api);
-  const stale = await cleanupStaleBackups(ctx.api, content.backups, id);
+  // LCA retries without end here (its error is not one that fails the Upgrade): past the bound
+  // the stage says why, and goes on once Velero has deleted them.
+  const stale = await cleanupStaleBackups(
+    ctx.api,
+    content.backups,
+    id,
+    ctx.waitClock("stale Backups"),
+  );
   if (stale.kind !== "done") {
     await ctx.progress(
       stale.kind === "waiting"
         ? `Waiting for stale Backups to be deleted: ${stale.names.join(",")}`
-        : `Backing up Application Data: Failure occurred: ${stale.message}`,
+        : `Backing up Application Data: Failure occurred: failed to cleanup stale Backups: ${stale.message}`,
     );
     return { kind: "waiting" };
   }
