@@ -1026,13 +1026,29 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       }
     });
 
-    it("carries the kubeadmin password hash and the install-config into the seed's etcd, which the apiserver reads back", async () => {
+    it("carries the kubeadmin password hash, the install-config and the infra ID into the seed's etcd, which the apiserver reads back", async () => {
       const hash = "$2a$10$clusterclusterclusterOe7Jj8yq1sHk3m7l0ZC8b3Gm2Jm4nqK";
       const installConfig =
         "apiVersion: v1\nbaseDomain: site.example.com\nmetadata:\n  name: sno-1\n";
       const kubeadmin = "/api/v1/namespaces/kube-system/secrets/kubeadmin";
       const clusterConfig = "/api/v1/namespaces/kube-system/configmaps/cluster-config-v1";
+      const infrastructures = "/apis/config.openshift.io/v1/infrastructures";
+      const infraCrd =
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/infrastructures.config.openshift.io";
       try {
+        // OpenShift's Infrastructure, with this cluster's infra ID (its CRD only for this test:
+        // the health checks read Infrastructure where it is served).
+        await installAgentCrds(cp.cluster("sno"), ["infrastructures.config.openshift.io"]);
+        const infra = await api.create<object>(infrastructures, {
+          apiVersion: "config.openshift.io/v1",
+          kind: "Infrastructure",
+          metadata: { name: "cluster" },
+          spec: { platformSpec: { type: "None" } },
+        });
+        await api.replace(`${infrastructures}/cluster/status`, {
+          ...infra,
+          status: { infrastructureName: "sno-1-q4w9z", platform: "None" },
+        });
         await api.apply({
           apiVersion: "v1",
           kind: "Secret",
@@ -1063,6 +1079,10 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
             expect(
               (await read.get<Data>(`/api/v1/namespaces/${ns}/configmaps/cluster-config-v1`))?.data,
             ).toEqual({ "install-config": installConfig });
+          const seedInfra = await read.get<{ status: { infrastructureName: string } }>(
+            `${infrastructures}/cluster`,
+          );
+          expect(seedInfra?.status.infrastructureName).toBe("sno-1-q4w9z");
         } finally {
           await seedApi.stop();
         }
@@ -1080,6 +1100,11 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       } finally {
         await api.delete(kubeadmin);
         await api.delete(clusterConfig);
+        await api.delete(`${infrastructures}/cluster`);
+        await api.delete(infraCrd);
+        // Gone from discovery before the next test's health checks look for it.
+        for (let i = 0; i < 100 && (await api.request("GET", infrastructures)).status !== 404; i++)
+          await new Promise(r => setTimeout(r, 100));
       }
     });
 

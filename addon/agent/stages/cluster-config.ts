@@ -6,8 +6,8 @@
 // bundle; kinds the cluster does not serve and objects it does not have are skipped. Node
 // files (NODE_FILES: host name, NetworkManager connections, chrony, SSH host keys, LVM devices)
 // are read at boot, so they go straight into the new deployment's /etc. What LCA has recert
-// write into the seed's etcd (the kubeadmin password hash, the install-config) is saved for
-// the offline etcd pass before the pivot (drivers/etcd-carry.ts).
+// write into the seed's etcd (the kubeadmin password hash, the install-config, the infra ID)
+// is saved for the offline etcd pass before the pivot (drivers/etcd-carry.ts).
 import {
   cpSync,
   existsSync,
@@ -157,10 +157,11 @@ export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
 }
 
 /**
- * LCA's GetKubeadminPasswordHash and GetInstallConfig: `kube-system/kubeadmin`'s hash (`""`
- * when the cluster has none: the seed's is deleted then) and `kube-system/cluster-config-v1`'s
- * install-config (left out when the cluster has no such ConfigMap, as our plain-Kubernetes
- * test spokes; LCA fails the Upgrade there).
+ * LCA's GetKubeadminPasswordHash, GetInstallConfig and getInfraID: `kube-system/kubeadmin`'s
+ * hash (`""` when the cluster has none: the seed's is deleted then), `kube-system/
+ * cluster-config-v1`'s install-config and Infrastructure `cluster`'s infrastructureName (each
+ * left out when the cluster has no such object, as our plain-Kubernetes test spokes; LCA fails
+ * the Upgrade there).
  */
 export async function gatherEtcdCarry(api: KubeApi): Promise<EtcdCarry> {
   const value = async (path: string, key: string, secret: boolean): Promise<string | undefined> => {
@@ -174,10 +175,15 @@ export async function gatherEtcdCarry(api: KubeApi): Promise<EtcdCarry> {
     "install-config",
     false,
   );
+  const infra = await api.get<{ status?: { infrastructureName?: string } }>(
+    "/apis/config.openshift.io/v1/infrastructures/cluster",
+  );
+  const infraId = infra?.status?.infrastructureName;
   return {
     kubeadmin_password_hash:
       (await value("/api/v1/namespaces/kube-system/secrets/kubeadmin", "kubeadmin", true)) ?? "",
     ...(installConfig === undefined ? {} : { install_config: installConfig }),
+    ...(infraId ? { infra_id: infraId } : {}),
   };
 }
 
