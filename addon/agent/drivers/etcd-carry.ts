@@ -39,9 +39,10 @@ const INSTALL_CONFIGS = [
  * Writes `carry` into the seed's etcd, as recert's set_kubeadmin_password_hash and
  * install_config_rename do (rh-ecosystem-edge/recert, src/ocp_postprocess.rs): the hash into
  * `kube-system/kubeadmin` (`""`: that Secret deleted), the install-config into both
- * `cluster-config-v1` ConfigMaps, the infra ID into Infrastructure `cluster`'s status. Objects are found by the end of their etcd key, whatever the
- * apiserver's `--etcd-prefix`. Idempotent. Throws EtcdCarryError, naming the object, when the
- * seed has no object to write into (recert fails the same way: creating them is not its job).
+ * `cluster-config-v1` ConfigMaps, the infra ID into Infrastructure `cluster`'s status. Objects
+ * are found by the end of their etcd key, whatever the apiserver's `--etcd-prefix`. Idempotent.
+ * Throws EtcdCarryError, naming the object, when the seed has no object to write into (recert
+ * fails the same way: creating them is not its job).
  */
 export async function carryIntoEtcd(etcd: EtcdClient, carry: EtcdCarry): Promise<void> {
   const keys = await etcd.keys();
@@ -80,6 +81,7 @@ async function setInfraId(
   await etcd.put(key!, Buffer.from(`${JSON.stringify(obj)}\n`, "utf8"));
 }
 
+/** One `data` entry of a stored Secret or ConfigMap set to `value`. */
 async function setValue(
   etcd: EtcdClient,
   key: Buffer | undefined,
