@@ -136,6 +136,14 @@ async function writeInfrastructure(cp: ControlPlane, api: KubeApi): Promise<void
         .filter(s => s.crd.metadata.name === "infrastructures.config.openshift.io")
         .map(s => s.crd),
     );
+  await createInfrastructure(api, SEED_INFRA_ID);
+}
+
+/**
+ * Creates OpenShift's Infrastructure `cluster` (platform None) with `infraId` as its
+ * `status.infrastructureName`, where the Infrastructure CRD is installed.
+ */
+export async function createInfrastructure(api: KubeApi, infraId: string): Promise<void> {
   const path = "/apis/config.openshift.io/v1/infrastructures";
   const infra = await api.create<object>(path, {
     apiVersion: "config.openshift.io/v1",
@@ -145,7 +153,7 @@ async function writeInfrastructure(cp: ControlPlane, api: KubeApi): Promise<void
   });
   await api.replace(`${path}/cluster/status`, {
     ...infra,
-    status: { infrastructureName: SEED_INFRA_ID, platform: "None" },
+    status: { infrastructureName: infraId, platform: "None" },
   });
 }
 

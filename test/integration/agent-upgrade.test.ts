@@ -26,6 +26,7 @@ import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-f
 import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
 import {
+  createInfrastructure,
   SEED_ETCD_CLUSTER,
   SEED_INSTALL_CONFIG,
   SEED_KUBEADMIN_HASH,
@@ -487,19 +488,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         { name: "klusterlet", wave: "1", applyLabel: "v1/configmaps/default/klusterlet-state" },
         { name: "app", wave: "2" },
       ]);
-      // A completed Backup named like ours, made by another installation that shared the
-      // object storage (Velero syncs such Backups back): it must not pass for this upgrade's.
-      await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: {
-          name: "app",
-          namespace: "openshift-adp",
-          labels: { "config.openshift.io/clusterID": "another-installation" },
-        },
-        spec: {},
-        status: { phase: "Completed" },
-      });
+      await createStaleBackup("app"); // another installation's: it must not pass for ours
       // OADP's configuration (ensureDpa): the seed's API state has neither the
       // DataProtectionApplication nor its credentials (the whileOff hook removes them).
       // Two volumes: one LVMS provisioned (Retain across the upgrade, then Delete again, as LCA
@@ -548,17 +537,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       ).toBeUndefined();
       // Velero syncs another one back between Prep and Upgrade: the Upgrade checks again, as
       // LCA does before each group of Backups.
-      await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: {
-          name: "klusterlet",
-          namespace: "openshift-adp",
-          labels: { "config.openshift.io/clusterID": "another-installation" },
-        },
-        spec: {},
-        status: { phase: "Completed" },
-      });
+      await createStaleBackup("klusterlet");
       await setStage("Upgrade");
       await waitFor(
         "UpgradeCompleted",
@@ -871,6 +850,24 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     }
   });
 
+  /**
+   * A completed Backup named like one of ours, made by another installation that shared the
+   * object storage (Velero syncs such Backups back): it must not pass for this upgrade's.
+   */
+  async function createStaleBackup(name: string): Promise<void> {
+    await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
+      apiVersion: "velero.io/v1",
+      kind: "Backup",
+      metadata: {
+        name,
+        namespace: "openshift-adp",
+        labels: { "config.openshift.io/clusterID": "another-installation" },
+      },
+      spec: {},
+      status: { phase: "Completed" },
+    });
+  }
+
   async function clearVelero(): Promise<void> {
     for (const plural of ["backups", "restores", "deletebackuprequests"]) {
       const list = await api.get<{ items: Array<{ metadata: { name: string } }> }>(
@@ -1039,16 +1036,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         // OpenShift's Infrastructure, with this cluster's infra ID (its CRD only for this test:
         // the health checks read Infrastructure where it is served).
         await installAgentCrds(cp.cluster("sno"), ["infrastructures.config.openshift.io"]);
-        const infra = await api.create<object>(infrastructures, {
-          apiVersion: "config.openshift.io/v1",
-          kind: "Infrastructure",
-          metadata: { name: "cluster" },
-          spec: { platformSpec: { type: "None" } },
-        });
-        await api.replace(`${infrastructures}/cluster/status`, {
-          ...infra,
-          status: { infrastructureName: "sno-1-q4w9z", platform: "None" },
-        });
+        await createInfrastructure(api, "sno-1-q4w9z");
         await api.apply({
           apiVersion: "v1",
           kind: "Secret",
@@ -1114,17 +1102,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       try {
         await clearVelero();
         await writeManifests([{ name: "app", wave: "1" }]);
-        await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
-          apiVersion: "velero.io/v1",
-          kind: "Backup",
-          metadata: {
-            name: "app",
-            namespace: "openshift-adp",
-            labels: { "config.openshift.io/clusterID": "another-installation" },
-          },
-          spec: {},
-          status: { phase: "Completed" },
-        });
+        await createStaleBackup("app");
         await boot(undefined, { backupDeletionTimeoutSeconds: 3 });
         await setStage("Prep", {
           seedImageRef: { image: seed, version: "4.18.1" },
@@ -1151,17 +1129,6 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
 
     it("in the Upgrade, says why past the bound on a stale Backup and goes on once Velero deletes it, as LCA retries", async () => {
       const velero = new VeleroPhaseFixture(api).start();
-      const staleBackup = {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: {
-          name: "app",
-          namespace: "openshift-adp",
-          labels: { "config.openshift.io/clusterID": "another-installation" },
-        },
-        spec: {},
-        status: { phase: "Completed" },
-      };
       try {
         await clearVelero();
         await writeManifests([{ name: "app", wave: "1" }]);
@@ -1169,7 +1136,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         await prepped(manifestSpec);
         // Velero syncs a stale one back after Prep, and is down when the Upgrade asks.
         velero.processDeletes = false;
-        await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", staleBackup);
+        await createStaleBackup("app");
         await setStage("Upgrade");
         const stuck = await waitFor(
           "the stale-Backup failure",
