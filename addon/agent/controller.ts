@@ -28,6 +28,7 @@ import {
 } from "./stage-machine.js";
 import type { StageContext, StageOutcome } from "./stages/context.js";
 import { cleanup } from "./stages/idle.js";
+import { BACKUP_DELETION_TIMEOUT_MS } from "./stages/oadp.js";
 import { prep } from "./stages/prep.js";
 import { rollback, SAVED_IBU, upgrade } from "./stages/upgrade.js";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
@@ -53,7 +54,8 @@ export interface ControllerOptions {
   /** Called with the IBU after every reconcile's status write (the hub reporter listens). */
   readonly onChange?: (ibu: Ibu) => void;
   /**
-   * How long a finalize or cancel waits for Velero to delete the backups before it fails.
+   * How long a finalize or cancel waits for Velero to delete the backups before it fails, and
+   * Prep or the Upgrade for it to delete stale Backups of another cluster.
    * @default 300 (LCA's 5 minutes)
    */
   readonly backupDeletionTimeoutSeconds?: number;
@@ -69,6 +71,8 @@ export class IbuController {
   private lastCleanupAttempt = 0;
   /** The cleanup attempt under way (waiting for Velero), if any; a restart begins a new one. */
   private cleanupStartedAt: number | undefined;
+  /** Bounded waits of stages under way (StageContext.waitClock), by stage, generation, what. */
+  private readonly waits = new Map<string, number>();
   private readonly healthGate: HealthGate;
   private readonly now: () => string;
   private readonly log: Logger;
@@ -429,6 +433,17 @@ export class IbuController {
             metadata: { annotations: { [key]: value } },
           }),
         );
+      },
+      waitClock: what => {
+        const key = `${stage()}:${get().metadata.generation ?? 0}:${what}`;
+        const startedAt = this.waits.get(key) ?? Date.now();
+        this.waits.set(key, startedAt);
+        const seconds = this.opts.backupDeletionTimeoutSeconds;
+        return {
+          startedAt,
+          timeoutMs: seconds !== undefined ? seconds * 1000 : BACKUP_DELETION_TIMEOUT_MS,
+          end: () => this.waits.delete(key),
+        };
       },
       pullSecret: async name => {
         const ns = this.opts.namespace ?? "openshift-lifecycle-agent";

@@ -245,6 +245,11 @@ export const THIRD_PARTY_MODULES: readonly PinnedModule[] = [
         file: "config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_imagedigestmirrorsets.crd.yaml",
         sets: [],
       },
+      // Infrastructure, whose infra ID LCA carries into the seed's etcd (seed-etcd.ts).
+      {
+        file: "config/v1/zz_generated.crd-manifests/0000_10_config-operator_01_infrastructures-Default.crd.yaml",
+        sets: [],
+      },
       {
         file: "operator/v1alpha1/zz_generated.crd-manifests/0000_10_config-operator_01_imagecontentsourcepolicies.crd.yaml",
         sets: [],

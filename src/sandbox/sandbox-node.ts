@@ -32,7 +32,7 @@ export class SandboxNode {
       hub?: { api: KubeApi; clusterName: string };
       /** etcd executable, for seeds that carry etcd data (the control plane's own). */
       etcdBinary?: string;
-      /** How long finalize waits for Velero to delete the backups. @default 300 */
+      /** How long finalize, cancel and the stale-Backup cleanup wait for Velero to delete backups. @default 300 */
       backupDeletionTimeoutSeconds?: number;
     },
   ) {}

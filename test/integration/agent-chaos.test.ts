@@ -3,7 +3,7 @@
 // kubelet would. Every run must still converge: booted into the new stateroot, the old one
 // gone, only Idle=True, nothing left in LCA's workspace; with OADP content, the cluster's
 // configuration carried across the pivot (mirror sets with their metadata, node labels; the
-// seed's mirror sets and CatalogSources gone), the backups deleted through Velero (finalize
+// seed's mirror sets and CatalogSources gone; the kubeadmin password hash in the seed's etcd), the backups deleted through Velero (finalize
 // waits for it) and their apply-label labels removed. IBU_GITOPS_CHAOS_SEED and
 // IBU_GITOPS_CHAOS_KILLS change the seed and the number of kills (at least 50 by default).
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -62,16 +62,23 @@ describe("the agent under SIGKILL", () => {
   let seedSigningKey: string;
   const etcdOf = (sys: TestSysroot): string =>
     join(sys.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd");
-  /** The private key of the signer only etcd holds (OpenShift's service CA), read offline. */
-  const signingKey = (dataDir: string): Promise<string> =>
+  /** A Secret's value in a stateroot's etcd, read offline; undefined when there is none. */
+  const stored = (dataDir: string, secret: string, entry: string): Promise<string | undefined> =>
     withOfflineEtcd(etcdBinary, dataDir, async etcd => {
-      for (const kv of await etcd.all())
-        if (kv.key.toString().endsWith("/secrets/openshift-service-ca/signing-key"))
-          return decodeStored(kv.value)!
-            .entries.find(e => e.key === "tls.key")!
-            .value.toString();
-      throw new Error(`no service CA signing key in ${dataDir}`);
+      const kv = (await etcd.all()).find(x => x.key.toString().endsWith(`/secrets/${secret}`));
+      return (
+        kv &&
+        decodeStored(kv.value)
+          ?.entries.find(e => e.key === entry)
+          ?.value.toString()
+      );
     });
+  /** The private key of the signer only etcd holds (OpenShift's service CA). */
+  const signingKey = async (dataDir: string): Promise<string> =>
+    (await stored(dataDir, "openshift-service-ca/signing-key", "tls.key")) ??
+    `no service CA signing key in ${dataDir}`;
+  /** The cluster's kubeadmin password hash, which every run carries into the seed's etcd. */
+  const KUBEADMIN_HASH = "$2a$10$chaoschaoschaoschaosch";
 
   beforeAll(async () => {
     [cp, registry, seedCluster] = await Promise.all([
@@ -92,6 +99,12 @@ describe("the agent under SIGKILL", () => {
     }));
     api = new KubeApi(cp.cluster("sno").kubeConfig());
     await oadpContent();
+    await api.apply({
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "kubeadmin", namespace: "kube-system" },
+      data: { kubeadmin: Buffer.from(KUBEADMIN_HASH).toString("base64") },
+    });
     velero = new VeleroPhaseFixture(api).start();
   }, 180_000);
 
@@ -262,6 +275,10 @@ describe("the agent under SIGKILL", () => {
         const key = await signingKey(etcdOf(spoke));
         expect(key).toContain("PRIVATE KEY");
         expect(key).not.toBe(seedSigningKey);
+        // The cluster's kubeadmin password went into the seed's etcd, not the seed's.
+        expect(await stored(etcdOf(spoke), "kube-system/kubeadmin", "kubeadmin")).toBe(
+          KUBEADMIN_HASH,
+        );
         // What LCA carries, deletes and cleans up, whatever the kills interrupted.
         expect(agent.whileOffError).toBeUndefined();
         await cluster.expectCarried();

@@ -25,7 +25,13 @@ import { ControlPlane } from "../support/controlplane.js";
 import { VELERO_PHASE_ANNOTATION, VeleroPhaseFixture } from "../support/velero-fixture.js";
 import { stringify } from "yaml";
 import { publishSeed } from "../support/seed-fixture.js";
-import { writeSeedEtcd } from "../../src/sandbox/seed-etcd.js";
+import {
+  createInfrastructure,
+  SEED_ETCD_CLUSTER,
+  SEED_INSTALL_CONFIG,
+  SEED_KUBEADMIN_HASH,
+  writeSeedEtcd,
+} from "../../src/sandbox/seed-etcd.js";
 import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
 import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { TestRegistry } from "../support/registry.js";
@@ -408,7 +414,14 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         return "";
       },
     );
+    // The cluster has no kubeadmin Secret (removed, as OpenShift documents): the seed's went
+    // too, so the seed's password opens no upgraded cluster (LCA). Nor an install-config: the
+    // seed's stays (LCA fails the Upgrade there; our plain-Kubernetes spokes have none).
     expect(seedStored).toContain("PRIVATE KEY");
+    expect(stored["kube-system/kubeadmin"]).toBeUndefined();
+    expect(stored["kube-system/cluster-config-v1"]).toEqual({
+      "install-config": SEED_INSTALL_CONFIG,
+    });
     expect(stored["openshift-service-ca/signing-key"]!["tls.key"]).toContain("PRIVATE KEY");
     expect(stored["openshift-service-ca/signing-key"]!["tls.key"]).not.toBe(seedStored);
 
@@ -475,19 +488,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         { name: "klusterlet", wave: "1", applyLabel: "v1/configmaps/default/klusterlet-state" },
         { name: "app", wave: "2" },
       ]);
-      // A completed Backup named like ours, made by another installation that shared the
-      // object storage (Velero syncs such Backups back): it must not pass for this upgrade's.
-      await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: {
-          name: "app",
-          namespace: "openshift-adp",
-          labels: { "config.openshift.io/clusterID": "another-installation" },
-        },
-        spec: {},
-        status: { phase: "Completed" },
-      });
+      await createStaleBackup("app"); // another installation's: it must not pass for ours
       // OADP's configuration (ensureDpa): the seed's API state has neither the
       // DataProtectionApplication nor its credentials (the whileOff hook removes them).
       // Two volumes: one LVMS provisioned (Retain across the upgrade, then Delete again, as LCA
@@ -536,17 +537,7 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
       ).toBeUndefined();
       // Velero syncs another one back between Prep and Upgrade: the Upgrade checks again, as
       // LCA does before each group of Backups.
-      await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
-        apiVersion: "velero.io/v1",
-        kind: "Backup",
-        metadata: {
-          name: "klusterlet",
-          namespace: "openshift-adp",
-          labels: { "config.openshift.io/clusterID": "another-installation" },
-        },
-        spec: {},
-        status: { phase: "Completed" },
-      });
+      await createStaleBackup("klusterlet");
       await setStage("Upgrade");
       await waitFor(
         "UpgradeCompleted",
@@ -859,6 +850,24 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
     }
   });
 
+  /**
+   * A completed Backup named like one of ours, made by another installation that shared the
+   * object storage (Velero syncs such Backups back): it must not pass for this upgrade's.
+   */
+  async function createStaleBackup(name: string): Promise<void> {
+    await api.create("/apis/velero.io/v1/namespaces/openshift-adp/backups", {
+      apiVersion: "velero.io/v1",
+      kind: "Backup",
+      metadata: {
+        name,
+        namespace: "openshift-adp",
+        labels: { "config.openshift.io/clusterID": "another-installation" },
+      },
+      spec: {},
+      status: { phase: "Completed" },
+    });
+  }
+
   async function clearVelero(): Promise<void> {
     for (const plural of ["backups", "restores", "deletebackuprequests"]) {
       const list = await api.get<{ items: Array<{ metadata: { name: string } }> }>(
@@ -1013,6 +1022,148 @@ describe("the agent through Upgrade, finalize and Rollback", () => {
         await removeClusterConfiguration();
       }
     });
+
+    it("carries the kubeadmin password hash, the install-config and the infra ID into the seed's etcd, which the apiserver reads back", async () => {
+      const hash = "$2a$10$clusterclusterclusterOe7Jj8yq1sHk3m7l0ZC8b3Gm2Jm4nqK";
+      const installConfig =
+        "apiVersion: v1\nbaseDomain: site.example.com\nmetadata:\n  name: sno-1\n";
+      const kubeadmin = "/api/v1/namespaces/kube-system/secrets/kubeadmin";
+      const clusterConfig = "/api/v1/namespaces/kube-system/configmaps/cluster-config-v1";
+      const infrastructures = "/apis/config.openshift.io/v1/infrastructures";
+      const infraCrd =
+        "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/infrastructures.config.openshift.io";
+      try {
+        // OpenShift's Infrastructure, with this cluster's infra ID (its CRD only for this test:
+        // the health checks read Infrastructure where it is served).
+        await installAgentCrds(cp.cluster("sno"), ["infrastructures.config.openshift.io"]);
+        await createInfrastructure(api, "sno-1-q4w9z");
+        await api.apply({
+          apiVersion: "v1",
+          kind: "Secret",
+          metadata: { name: "kubeadmin", namespace: "kube-system" },
+          data: { kubeadmin: Buffer.from(hash).toString("base64") },
+        });
+        await api.apply({
+          apiVersion: "v1",
+          kind: "ConfigMap",
+          metadata: { name: "cluster-config-v1", namespace: "kube-system" },
+          data: { "install-config": installConfig },
+        });
+        await boot();
+        await prepped();
+        await upgraded();
+        // A real kube-apiserver over the new stateroot's etcd, as the node boots it.
+        const etcd = join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd");
+        const seedApi = await ControlPlane.start({
+          clusters: [SEED_ETCD_CLUSTER],
+          etcdDataDir: etcd,
+        });
+        type Data = { data?: Record<string, string> };
+        try {
+          const read = new KubeApi(seedApi.cluster(SEED_ETCD_CLUSTER).kubeConfig());
+          const secret = await read.get<Data>(kubeadmin);
+          expect(Buffer.from(secret?.data?.kubeadmin ?? "", "base64").toString()).toBe(hash);
+          for (const ns of ["kube-system", "openshift-etcd"])
+            expect(
+              (await read.get<Data>(`/api/v1/namespaces/${ns}/configmaps/cluster-config-v1`))?.data,
+            ).toEqual({ "install-config": installConfig });
+          const seedInfra = await read.get<{ status: { infrastructureName: string } }>(
+            `${infrastructures}/cluster`,
+          );
+          expect(seedInfra?.status.infrastructureName).toBe("sno-1-q4w9z");
+        } finally {
+          await seedApi.stop();
+        }
+        // The seed image itself is untouched: the next cluster upgraded from it gets its own.
+        const inSeed = await withOfflineEtcd(
+          etcdBinary,
+          join(seedCluster.ostree.staterootDir("rhcos_4.18.1"), "var", "lib", "etcd"),
+          async e =>
+            (await e.all()).find(kv => kv.key.toString().endsWith("/kube-system/kubeadmin")),
+        );
+        expect(decodeStored(inSeed!.value)?.entries[0]?.value.toString()).toBe(SEED_KUBEADMIN_HASH);
+        // The saved hash went with the cluster configuration after the pivot.
+        const newVar = join(spoke!.ostree.staterootDir("rhcos_4.18.1"), "var");
+        expect(existsSync(join(newVar, "opt", "openshift", "cluster-configuration"))).toBe(false);
+      } finally {
+        await api.delete(kubeadmin);
+        await api.delete(clusterConfig);
+        await api.delete(`${infrastructures}/cluster`);
+        await api.delete(infraCrd);
+        // Gone from discovery before the next test's health checks look for it.
+        for (let i = 0; i < 100 && (await api.request("GET", infrastructures)).status !== 404; i++)
+          await new Promise(r => setTimeout(r, 100));
+      }
+    });
+
+    it("fails Prep with LCA's message when Velero does not delete a stale Backup of another cluster within the bound", async () => {
+      const velero = new VeleroPhaseFixture(api).start();
+      velero.processDeletes = false; // Velero is down: the request is never processed
+      try {
+        await clearVelero();
+        await writeManifests([{ name: "app", wave: "1" }]);
+        await createStaleBackup("app");
+        await boot(undefined, { backupDeletionTimeoutSeconds: 3 });
+        await setStage("Prep", {
+          seedImageRef: { image: seed, version: "4.18.1" },
+          ...manifestSpec,
+        });
+        const failed = await waitFor("Prep failed", i => cond(i, "PrepCompleted") !== undefined);
+        expect(cond(failed, "PrepCompleted")).toBe("False/Failed/Prep failed");
+        expect(cond(failed, "PrepInProgress")).toBe(
+          "False/Failed/failed to validate IBU spec: failed to validate oadp configMap: Failed to cleanup stale Backups: failed to delete backups: context deadline exceeded",
+        );
+        // It asked Velero, as LCA does, and the stale Backup is still there.
+        const dbr = await api.get<{ spec: { backupName: string } }>(
+          "/apis/velero.io/v1/namespaces/openshift-adp/deletebackuprequests/app",
+        );
+        expect(dbr?.spec.backupName).toBe("app");
+        expect(
+          await api.get("/apis/velero.io/v1/namespaces/openshift-adp/backups/app"),
+        ).toBeDefined();
+      } finally {
+        await velero.stop();
+        await clearVelero();
+      }
+    });
+
+    it("in the Upgrade, says why past the bound on a stale Backup and goes on once Velero deletes it, as LCA retries", async () => {
+      const velero = new VeleroPhaseFixture(api).start();
+      try {
+        await clearVelero();
+        await writeManifests([{ name: "app", wave: "1" }]);
+        await boot(undefined, { backupDeletionTimeoutSeconds: 3 });
+        await prepped(manifestSpec);
+        // Velero syncs a stale one back after Prep, and is down when the Upgrade asks.
+        velero.processDeletes = false;
+        await createStaleBackup("app");
+        await setStage("Upgrade");
+        const stuck = await waitFor(
+          "the stale-Backup failure",
+          i => cond(i, "UpgradeInProgress")?.includes("Failure occurred") ?? false,
+        );
+        expect(cond(stuck, "UpgradeInProgress")).toBe(
+          "True/InProgress/Backing up Application Data: Failure occurred: failed to cleanup stale Backups: failed to delete backups: context deadline exceeded",
+        );
+        expect(cond(stuck, "UpgradeCompleted")).toBeUndefined();
+        // Velero is back: the Upgrade goes on and completes, with this cluster's own Backup.
+        velero.processDeletes = true;
+        await waitFor(
+          "UpgradeCompleted",
+          i => cond(i, "UpgradeCompleted") === "True/Completed/Upgrade completed",
+          60_000,
+        );
+        const mine = await api.get<{ metadata: { labels: Record<string, string> } }>(
+          "/apis/velero.io/v1/namespaces/openshift-adp/backups/app",
+        );
+        expect(mine?.metadata.labels["config.openshift.io/clusterID"]).not.toBe(
+          "another-installation",
+        );
+      } finally {
+        await velero.stop();
+        await clearVelero();
+      }
+    }, 120_000);
 
     it("re-creates a deleted IBU fresh at Idle after a failed Rollback, so it can move again", async () => {
       await boot();

@@ -17,7 +17,9 @@ import {
   type Identity,
 } from "../../addon/agent/drivers/crypto.js";
 import { etcdDataDir, recertWithEtcd, seedPkiLeft } from "../../addon/agent/drivers/recert-etcd.js";
-import { withOfflineEtcd } from "../../addon/agent/drivers/etcd.js";
+import { withOfflineEtcd, type EtcdKv } from "../../addon/agent/drivers/etcd.js";
+import { carryIntoEtcd, EtcdCarryError } from "../../addon/agent/drivers/etcd-carry.js";
+import { decodeStored } from "../../addon/agent/drivers/kproto.js";
 import { KubeApi } from "../../addon/shared/kube.js";
 import { ControlPlane } from "../support/controlplane.js";
 import { writeClusterPki, type PkiIdentity } from "../../src/sandbox/pki.js";
@@ -196,6 +198,53 @@ describe("crypto regeneration of the seed's etcd", () => {
     await gone;
     expect(orphan.signalCode).toBe("SIGKILL");
     expect(existsSync(`${dataDir}.ibu-gitops-etcd.pid`)).toBe(false);
+  }, 60_000);
+
+  it("carries a cluster's values into a copy of the seed's etcd, idempotently, and refuses a seed without the objects", async () => {
+    const dataDir = join(work, "carry", "etcd");
+    cpSync(join(seedVar(), "lib", "etcd"), dataDir, { recursive: true });
+    const find = (kvs: EtcdKv[], suffix: string): EtcdKv | undefined =>
+      kvs.find(kv => kv.key.toString().endsWith(suffix));
+    const value = (kv: EtcdKv | undefined, entry: string): string | undefined =>
+      kv &&
+      decodeStored(kv.value)
+        ?.entries.find(e => e.key === entry)
+        ?.value.toString();
+    const carry = {
+      kubeadmin_password_hash: "$2a$10$cluster",
+      install_config: "baseDomain: site.example.com\n",
+      infra_id: "sno-a-4kq9z",
+    };
+    const after = await withOfflineEtcd(etcdBinary, dataDir, async etcd => {
+      await carryIntoEtcd(etcd, carry);
+      const once = await etcd.all();
+      await carryIntoEtcd(etcd, carry); // a restart runs it again: nothing changes
+      expect(await etcd.all()).toEqual(once);
+      return once;
+    });
+    expect(value(find(after, "/secrets/kube-system/kubeadmin"), "kubeadmin")).toBe(
+      "$2a$10$cluster",
+    );
+    for (const ns of ["kube-system", "openshift-etcd"])
+      expect(value(find(after, `/configmaps/${ns}/cluster-config-v1`), "install-config")).toBe(
+        carry.install_config,
+      );
+    const infra = JSON.parse(
+      find(after, "/config.openshift.io/infrastructures/cluster")!.value.toString(),
+    ) as { status: { infrastructureName: string } };
+    expect(infra.status.infrastructureName).toBe("sno-a-4kq9z");
+    // A cluster without a kubeadmin Secret: the seed's is deleted; a second pass finds nothing
+    // to delete; then a hash has no Secret to go into, which fails, naming it.
+    await withOfflineEtcd(etcdBinary, dataDir, async etcd => {
+      await carryIntoEtcd(etcd, { kubeadmin_password_hash: "" });
+      await carryIntoEtcd(etcd, { kubeadmin_password_hash: "" });
+      expect(find(await etcd.all(), "/secrets/kube-system/kubeadmin")).toBeUndefined();
+      await expect(carryIntoEtcd(etcd, carry)).rejects.toThrow(
+        new EtcdCarryError(
+          "couldn't find secrets/kube-system/kubeadmin (data.kubeadmin) in the seed's etcd",
+        ),
+      );
+    });
   }, 60_000);
 
   it("finds, with the check run after writing back, every value that still holds a seed key or certificate", async () => {

@@ -14,8 +14,12 @@ export interface EtcdKv {
 export interface EtcdClient {
   /** Every key and value, in key order. */
   all(): Promise<EtcdKv[]>;
+  /** Every key, in key order, without the values (cheap on a large etcd). */
+  keys(): Promise<Buffer[]>;
   get(key: Buffer): Promise<Buffer | undefined>;
   put(key: Buffer, value: Buffer): Promise<void>;
+  /** Deletes one key; a key that is not there is not an error. */
+  delete(key: Buffer): Promise<void>;
 }
 
 function freePort(): Promise<number> {
@@ -44,28 +48,34 @@ function client(url: string): EtcdClient {
       key: Buffer.from(kv.key, "base64"),
       value: Buffer.from(kv.value ?? "", "base64"),
     }));
+  const every = async (keysOnly: boolean): Promise<EtcdKv[]> => {
+    const out: EtcdKv[] = [];
+    let from = Buffer.from([0]);
+    for (;;) {
+      const page = await call<Range>("/v3/kv/range", {
+        key: b64(from),
+        range_end: b64(Buffer.from([0])),
+        limit: 500,
+        ...(keysOnly ? { keys_only: true } : {}),
+      });
+      const kvs = decode(page.kvs);
+      out.push(...kvs);
+      if (!page.more || !kvs.length) return out;
+      from = Buffer.concat([kvs.at(-1)!.key, Buffer.from([0])]);
+    }
+  };
   return {
-    async all() {
-      const out: EtcdKv[] = [];
-      let from = Buffer.from([0]);
-      for (;;) {
-        const page = await call<Range>("/v3/kv/range", {
-          key: b64(from),
-          range_end: b64(Buffer.from([0])),
-          limit: 500,
-        });
-        const kvs = decode(page.kvs);
-        out.push(...kvs);
-        if (!page.more || !kvs.length) return out;
-        from = Buffer.concat([kvs.at(-1)!.key, Buffer.from([0])]);
-      }
-    },
+    all: () => every(false),
+    keys: async () => (await every(true)).map(kv => kv.key),
     async get(key) {
       const page = await call<Range>("/v3/kv/range", { key: b64(key) });
       return decode(page.kvs)[0]?.value;
     },
     async put(key, value) {
       await call("/v3/kv/put", { key: b64(key), value: b64(value) });
+    },
+    async delete(key) {
+      await call("/v3/kv/deleterange", { key: b64(key) });
     },
   };
 }

@@ -10,7 +10,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fingerprintsOf, recert, type RecertOptions, type RecertSummary } from "./crypto.js";
-import { withOfflineEtcd, type EtcdKv } from "./etcd.js";
+import { withOfflineEtcd, type EtcdClient, type EtcdKv } from "./etcd.js";
 import { decodeStored, rewriteStored } from "./kproto.js";
 
 export interface EtcdRecertOptions extends RecertOptions {
@@ -20,6 +20,12 @@ export interface EtcdRecertOptions extends RecertOptions {
   readonly dumpDir: string;
   /** The stateroot's etcd data folder (`/var/lib/etcd`) and the etcd executable to open it. */
   readonly etcd: { readonly dataDir: string; readonly binary: string };
+  /**
+   * More writes in the same offline etcd session, after the regenerated values are written
+   * back and before the check (the cluster's own values, drivers/etcd-carry.ts). Must be
+   * idempotent: a restart runs it again. @default - none
+   */
+  readonly alsoWrite?: (etcd: EtcdClient) => Promise<void>;
 }
 
 interface DumpEntry {
@@ -74,6 +80,7 @@ export async function recertWithEtcd(
       });
       if (!next.equals(value)) await etcd.put(key, next);
     }
+    await opts.alsoWrite?.(etcd);
     return seedPkiLeft(await etcd.all(), summary.seedFingerprints);
   });
   if (left.length)

@@ -5,7 +5,9 @@
 // mirror sets and image content source policies, the SSH-key MachineConfigs and the user CA
 // bundle; kinds the cluster does not serve and objects it does not have are skipped. Node
 // files (NODE_FILES: host name, NetworkManager connections, chrony, SSH host keys, LVM devices)
-// are read at boot, so they go straight into the new deployment's /etc.
+// are read at boot, so they go straight into the new deployment's /etc. What LCA has recert
+// write into the seed's etcd (the kubeadmin password hash, the install-config, the infra ID)
+// is saved for the offline etcd pass before the pivot (drivers/etcd-carry.ts).
 import {
   cpSync,
   existsSync,
@@ -19,6 +21,7 @@ import {
 import { join } from "node:path";
 import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
 import { listIfServed } from "../health.js";
+import type { EtcdCarry } from "../drivers/etcd-carry.js";
 import { exportGroups, importWaves } from "./oadp.js";
 import { applyManifest, type ApplyProblem } from "./apply.js";
 
@@ -47,6 +50,10 @@ const meta = (o: Obj, keep: { labels?: boolean; annotations?: boolean } = {}): O
   ...(keep.labels && o.metadata.labels ? { labels: o.metadata.labels } : {}),
   ...(keep.annotations && o.metadata.annotations ? { annotations: o.metadata.annotations } : {}),
 });
+
+/** What goes into the seed's etcd, saved beside the manifests (LCA's seed reconfiguration). */
+const etcdCarryFile = (staterootVar: string): string =>
+  join(clusterConfigDir(staterootVar), "..", "seed-reconfiguration.json");
 
 /** The image mirror kinds LCA carries (and deletes the seed's of): apiVersion, kind, collection. */
 const MIRROR_KINDS = [
@@ -150,6 +157,43 @@ export async function gatherClusterConfig(api: KubeApi): Promise<KubeObject[]> {
 }
 
 /**
+ * LCA's GetKubeadminPasswordHash, GetInstallConfig and getInfraID: `kube-system/kubeadmin`'s
+ * hash (`""` when the cluster has none: the seed's is deleted then), `kube-system/
+ * cluster-config-v1`'s install-config and Infrastructure `cluster`'s infrastructureName (each
+ * left out when the cluster has no such object, as our plain-Kubernetes test spokes; LCA fails
+ * the Upgrade there).
+ */
+export async function gatherEtcdCarry(api: KubeApi): Promise<EtcdCarry> {
+  const value = async (path: string, key: string, secret: boolean): Promise<string | undefined> => {
+    const o = await api.get<{ data?: Record<string, string> }>(path);
+    if (!o) return undefined;
+    const v = o.data?.[key] ?? "";
+    return secret ? Buffer.from(v, "base64").toString("utf8") : v;
+  };
+  const installConfig = await value(
+    "/api/v1/namespaces/kube-system/configmaps/cluster-config-v1",
+    "install-config",
+    false,
+  );
+  const infra = await api.get<{ status?: { infrastructureName?: string } }>(
+    "/apis/config.openshift.io/v1/infrastructures/cluster",
+  );
+  const infraId = infra?.status?.infrastructureName;
+  return {
+    kubeadmin_password_hash:
+      (await value("/api/v1/namespaces/kube-system/secrets/kubeadmin", "kubeadmin", true)) ?? "",
+    ...(installConfig === undefined ? {} : { install_config: installConfig }),
+    ...(infraId ? { infra_id: infraId } : {}),
+  };
+}
+
+/** What exportClusterConfig saved for the seed's etcd; undefined when nothing was exported. */
+export function savedEtcdCarry(staterootVar: string): EtcdCarry | undefined {
+  const file = etcdCarryFile(staterootVar);
+  return existsSync(file) ? (JSON.parse(readFileSync(file, "utf8")) as EtcdCarry) : undefined;
+}
+
+/**
  * Node files carried into the new deployment before the pivot: in `dir` (relative to a
  * deployment's root), the entries `names` matches. The new deployment's matching entries
  * (the seed's) are replaced by the node's; when the node has none, `whenAbsent` says what
@@ -197,8 +241,9 @@ export function copyNodeFiles(fromDeploymentDir: string, toDeploymentDir: string
 }
 
 /**
- * Before the pivot: the configuration objects into the new stateroot (written whole or not at
- * all), and the node files (NODE_FILES) into the new deployment.
+ * Before the pivot: the configuration objects and what goes into the seed's etcd into the new
+ * stateroot (each written whole or not at all), and the node files (NODE_FILES) into the new
+ * deployment.
  */
 export async function exportClusterConfig(
   api: KubeApi,
@@ -209,6 +254,10 @@ export async function exportClusterConfig(
   const dir = clusterConfigDir(to.staterootVar);
   mkdirSync(join(dir, ".."), { recursive: true, mode: 0o700 });
   exportGroups([objects], dir);
+  const carryFile = etcdCarryFile(to.staterootVar);
+  // The hash is a credential: readable by root only, gone with the folder after the pivot.
+  writeFileSync(`${carryFile}.tmp`, JSON.stringify(await gatherEtcdCarry(api)), { mode: 0o600 });
+  renameSync(`${carryFile}.tmp`, carryFile);
   const node = await snoNode(api);
   const labelsFile = nodeLabelsFile(to.staterootVar);
   rmSync(labelsFile, { force: true });

@@ -37,4 +37,18 @@ export interface StageContext {
   annotate(key: string, value: string | null): Promise<void>;
   /** `.dockerconfigjson` of a Secret in the agent's namespace, or undefined. */
   pullSecret(name: string): Promise<string | undefined>;
+  /**
+   * A bounded wait for Velero to delete backups (LCA polls for up to 5 minutes): when this
+   * stage, in this agent process, began waiting for `what` (ms since the epoch; the first call
+   * starts the clock), and how long it may wait (the agent's backupDeletionTimeoutSeconds).
+   * `end()` stops the clock, so a later wait starts afresh; so does an agent restart, as a
+   * restart of LCA starts its poll again.
+   */
+  waitClock(what: string): WaitClock;
+}
+
+export interface WaitClock {
+  readonly startedAt: number;
+  readonly timeoutMs: number;
+  end(): void;
 }

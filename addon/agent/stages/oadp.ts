@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { parseAllDocuments, stringify } from "yaml";
 import { ApiError, type KubeApi, type KubeObject } from "../../shared/kube.js";
 import { listIfServed } from "../health.js";
+import type { WaitClock } from "./context.js";
 import { APPLY_WAVE, goAtoi } from "../../../api/lca.js";
 
 export { APPLY_WAVE, goAtoi } from "../../../api/lca.js";
@@ -290,13 +291,16 @@ export type StaleResult =
 /**
  * LCA's CleanupStaleBackups: a Backup of the content that already exists but was made by
  * another cluster (another installation sharing the object storage, whose Backups Velero syncs
- * back) would be taken for this upgrade's. Each such Backup gets a DeleteBackupRequest, and Prep
- * waits until Velero has deleted it.
+ * back) would be taken for this upgrade's. Each such Backup gets a DeleteBackupRequest, and the
+ * stage waits until Velero has deleted it, for `clock.timeoutMs` from `clock.startedAt` (LCA's
+ * waitForDeleteBackupRequests, 5 minutes): then "failed" with LCA's message, as when Velero
+ * processed a request with errors. A pass that finds nothing stale ends the clock.
  */
 export async function cleanupStaleBackups(
   api: KubeApi,
   backups: readonly Velero[],
   id: string,
+  clock: WaitClock,
 ): Promise<StaleResult> {
   const waiting: string[] = [];
   for (const b of backups) {
@@ -314,7 +318,7 @@ export async function cleanupStaleBackups(
     if (dbr?.status?.phase === "Processed" && dbr.status.errors?.length)
       return {
         kind: "failed",
-        message: `failed deleting backups: deleteBackupRequest ${b.metadata.name} failed with errors: [${dbr.status.errors.join(" ")}]`,
+        message: `failed to delete backups: deleteBackupRequest ${b.metadata.name} failed with errors: [${dbr.status.errors.join(" ")}]`,
       };
     if (!dbr)
       await api
@@ -329,7 +333,13 @@ export async function cleanupStaleBackups(
         });
     waiting.push(b.metadata.name);
   }
-  return waiting.length ? { kind: "waiting", names: waiting } : { kind: "done" };
+  if (!waiting.length) {
+    clock.end();
+    return { kind: "done" };
+  }
+  if (Date.now() - clock.startedAt > clock.timeoutMs)
+    return { kind: "failed", message: "failed to delete backups: context deadline exceeded" };
+  return { kind: "waiting", names: waiting };
 }
 
 /**

@@ -6,6 +6,7 @@
 // (in ztp-deploy-wave order), and applies them after the pivot, before the extra manifests.
 import type { KubeApi, KubeObject } from "../../shared/kube.js";
 import { listIfServed } from "../health.js";
+import { goAtoi } from "../../../api/lca.js";
 
 export const TARGET_VERSION_LABEL = "lca.openshift.io/target-ocp-version";
 export const MANIFEST_COUNT_ANNOTATION = "lca.openshift.io/target-ocp-version-manifest-count";
@@ -44,18 +45,22 @@ interface ConfigurationPolicy {
 /**
  * The policies LCA takes manifests from, in order: not enforce (those ACM applies itself),
  * with a ztp-deploy-wave annotation, named as a replicated policy (`<namespace>.<name>`);
- * sorted by wave (a wave that is not a number counts as 0, as in LCA), then by name.
+ * sorted by wave, then by name. The wave is what Go's strconv.Atoi returns, as LCA's
+ * GetPolicies takes it (internal/extramanifest/policy.go): a wave Atoi refuses (`10abc`,
+ * ` 10`) is only logged there and counts as 0; one out of range as the int64 bound; `+10` is 10.
  */
 export function managedPolicies(policies: readonly Policy[]): Policy[] {
-  const wave = (p: Policy): number => {
-    const n = Number.parseInt(p.metadata.annotations?.[ZTP_DEPLOY_WAVE] ?? "", 10);
-    return Number.isNaN(n) ? 0 : n;
+  const wave = (p: Policy): bigint => goAtoi(p.metadata.annotations?.[ZTP_DEPLOY_WAVE] ?? "").value;
+  const byWave = (a: Policy, b: Policy): number => {
+    const [wa, wb] = [wave(a), wave(b)];
+    if (wa !== wb) return wa < wb ? -1 : 1;
+    return a.metadata.name < b.metadata.name ? -1 : 1;
   };
   return policies
     .filter(p => (p.spec?.remediationAction ?? "").toLowerCase() !== "enforce")
     .filter(p => p.metadata.annotations?.[ZTP_DEPLOY_WAVE] !== undefined)
     .filter(p => p.metadata.name.includes("."))
-    .sort((a, b) => wave(a) - wave(b) || (a.metadata.name < b.metadata.name ? -1 : 1));
+    .sort(byWave);
 }
 
 /**

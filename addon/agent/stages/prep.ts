@@ -267,9 +267,16 @@ async function validateManifests(ctx: StageContext): Promise<boolean> {
     if (oadpContent.length) {
       await validateOadpContent(ctx.api, oadpContent);
       const { backups } = await loadOadpContent(ctx.api, oadpContent);
-      const stale = await cleanupStaleBackups(ctx.api, backups, await clusterId(ctx.api));
+      const stale = await cleanupStaleBackups(
+        ctx.api,
+        backups,
+        await clusterId(ctx.api),
+        ctx.waitClock("stale Backups"),
+      );
       if (stale.kind === "failed")
-        throw new PrepFailure(`failed to validate IBU spec: ${stale.message}`);
+        throw new PrepFailure(
+          `failed to validate IBU spec: failed to validate oadp configMap: Failed to cleanup stale Backups: ${stale.message}`,
+        );
       if (stale.kind === "waiting") {
         await ctx.progress(`Waiting for stale Backups to be deleted: ${stale.names.join(",")}`);
         return false;

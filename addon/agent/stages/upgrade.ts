@@ -25,7 +25,12 @@ import {
   runInWaves,
 } from "./oadp.js";
 import { applyManifest, type ApplyProblem } from "./apply.js";
-import { applyClusterConfig, clusterConfigDir, exportClusterConfig } from "./cluster-config.js";
+import {
+  applyClusterConfig,
+  clusterConfigDir,
+  exportClusterConfig,
+  savedEtcdCarry,
+} from "./cluster-config.js";
 import {
   ManifestCountError,
   MANIFEST_COUNT_ANNOTATION,
@@ -35,6 +40,7 @@ import { ApiError, type KubeObject } from "../../shared/kube.js";
 import { SeedFile, staterootName, type SeedClusterInfo } from "../seed/format.js";
 import { pkiProblems, pkiRoots, recert, type RecertSummary } from "../drivers/crypto.js";
 import { EtcdRecertError, etcdDataDir, recertWithEtcd } from "../drivers/recert-etcd.js";
+import { carryIntoEtcd, EtcdCarryError } from "../drivers/etcd-carry.js";
 import { keptSignersDir } from "./prep.js";
 import type { StageContext, StageOutcome } from "./context.js";
 
@@ -72,12 +78,19 @@ async function backUpApplicationData(
   await ctx.progress("Backing up Application Data");
   const content = await loadOadpContent(ctx.api, oadpContent);
   const id = await clusterId(ctx.api);
-  const stale = await cleanupStaleBackups(ctx.api, content.backups, id);
+  // LCA retries without end here (its error is not one that fails the Upgrade): past the bound
+  // the stage says why, and goes on once Velero has deleted them.
+  const stale = await cleanupStaleBackups(
+    ctx.api,
+    content.backups,
+    id,
+    ctx.waitClock("stale Backups"),
+  );
   if (stale.kind !== "done") {
     await ctx.progress(
       stale.kind === "waiting"
         ? `Waiting for stale Backups to be deleted: ${stale.names.join(",")}`
-        : `Backing up Application Data: Failure occurred: ${stale.message}`,
+        : `Backing up Application Data: Failure occurred: failed to cleanup stale Backups: ${stale.message}`,
     );
     return { kind: "waiting" };
   }
@@ -167,8 +180,10 @@ const RECERT_SUMMARY = join("lib", "lca", "recert.json");
  * The new stateroot gets this cluster's own keys and certificates before it ever boots (LCA
  * runs recert before the kubelet starts too): the seed's names become this cluster's and its
  * kubeconfig signers, saved during Prep, stand in for the seed's. Where the stateroot carries
- * the seed's etcd, what etcd holds is regenerated in the same pass (recert-etcd.ts). Returns
- * why the Upgrade fails, when it must (no etcd to open the seed's etcd data with).
+ * the seed's etcd, what etcd holds is regenerated in the same pass (recert-etcd.ts), and the
+ * cluster's kubeadmin password hash and install-config go into it (etcd-carry.ts), as LCA has
+ * recert do. Returns why the Upgrade fails, when it must (no etcd to open the seed's etcd data
+ * with; no object in it to carry into).
  */
 async function regenerateCrypto(
   ctx: StageContext,
@@ -194,15 +209,19 @@ async function regenerateCrypto(
   let summary: RecertSummary;
   if (dataDir) {
     const binary = ctx.node.opts.etcdBinary ?? "etcd";
+    const carry = savedEtcdCarry(nextVar);
     try {
       summary = await recertWithEtcd({
         ...opts,
         dumpDir: join(ctx.node.workspace(), "recert-etcd"),
         etcd: { dataDir, binary },
+        alsoWrite: carry && (etcd => carryIntoEtcd(etcd, carry)),
       });
     } catch (err) {
       if (err instanceof EtcdRecertError)
         return `cluster cryptography check failed: ${err.message}`;
+      if (err instanceof EtcdCarryError)
+        return `failed to carry the cluster configuration into the seed's etcd: ${err.message}`;
       if (!/ENOENT|EACCES/.test((err as Error).message)) throw err;
       return `the seed's etcd in ${next.stateroot} holds certificates to regenerate, but etcd cannot be run (${(err as Error).message}): give the agent an etcd executable with --etcd`;
     }

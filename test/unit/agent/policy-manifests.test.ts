@@ -70,6 +70,27 @@ describe("policy manifests", () => {
     ]);
   });
 
+  it("reads the wave as Go's strconv.Atoi does (LCA's GetPolicies): what Atoi refuses is wave 0", () => {
+    const got = managedPolicies([
+      policy("ztp-site.w5", { wave: "5" }),
+      policy("ztp-site.suffix", { wave: "10abc" }), // parseInt: 10; Atoi: error, so 0
+      policy("ztp-site.space", { wave: " 10" }), // parseInt: 10; Atoi: error, so 0
+      policy("ztp-site.plus", { wave: "+10" }), // Atoi: 10
+      policy("ztp-site.w9", { wave: "9" }),
+      policy("ztp-site.huge", { wave: "99999999999999999999" }), // out of range: int64 max
+      policy("ztp-site.w11", { wave: "11" }),
+    ]).map(p => p.metadata.name);
+    expect(got).toEqual([
+      "ztp-site.space",
+      "ztp-site.suffix",
+      "ztp-site.w5",
+      "ztp-site.w9",
+      "ztp-site.plus",
+      "ztp-site.w11",
+      "ztp-site.huge",
+    ]);
+  });
+
   it("takes the mustHave objects labelled for the target version, without status", () => {
     const p = policy("ztp-site.p", {
       wave: "1",
