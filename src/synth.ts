@@ -282,11 +282,24 @@ interface Generated {
 }
 
 /** The objects of an output folder (kustomization files aside), parsed. */
-export function outputObjects(files: OutputFiles, under?: string): Generated[] {
+export function outputObjects(files: OutputFiles, under?: string, kind?: string): Generated[] {
+  // Our files write `kind:` at the start of a line of each top-level object: a document without
+  // that line for `kind` is skipped unparsed (upgrade files can hold thousands of cluster names).
+  const ofKind = kind && new RegExp(`^kind: ${kind}$`, "m");
   return [...files.entries()]
     .filter(([f]) => !f.endsWith("kustomization.yaml") && (!under || f.startsWith(under)))
-    .flatMap(([, text]) => parseAllDocuments(text).map(d => d.toJS() as Generated | null))
-    .filter((o): o is Generated => !!o && typeof o.kind === "string");
+    .flatMap(([, text]) => (ofKind ? text.split(/^---$/m).filter(d => ofKind.test(d)) : [text]))
+    .flatMap(text => parseAllDocuments(text).map(d => d.toJS() as Generated | null))
+    .filter((o): o is Generated => !!o && typeof o.kind === "string" && (!kind || o.kind === kind));
+}
+
+/** Each output's object keys, computed once (prepareAll compares every fleet with the others). */
+const objectKeys = new WeakMap<OutputFiles, Set<ObjectKey>>();
+
+function keysOf(files: OutputFiles): Set<ObjectKey> {
+  let keys = objectKeys.get(files);
+  if (!keys) objectKeys.set(files, (keys = new Set(outputObjects(files).map(objectKey))));
+  return keys;
 }
 
 function objectKey(o: Generated): ObjectKey {
@@ -305,10 +318,11 @@ export function sharedObjectProblems(
   fresh: OutputFiles,
   others: ReadonlyMap<string, OutputFiles>,
 ): string[] {
-  const mine = new Set(outputObjects(fresh).map(objectKey));
+  if (!others.size) return [];
+  const mine = keysOf(fresh);
   const problems: string[] = [];
   for (const [fleet, files] of [...others.entries()].sort(([a], [b]) => a.localeCompare(b))) {
-    for (const key of new Set(outputObjects(files).map(objectKey))) {
+    for (const key of keysOf(files)) {
       if (mine.has(key))
         problems.push(
           `${key} is also generated for fleet ${fleet}; two Argo CD Applications cannot own one object (rename the group, the policy prefix or the namespace in one of the fleets, or own a namespace in one only)`,
@@ -365,13 +379,14 @@ export function ibguChangeProblems(
   fresh: OutputFiles,
 ): GeneratedProblem[] {
   const previous = new Map(
-    outputObjects(existing, "upgrades/")
-      .filter(o => o.kind === "ImageBasedGroupUpgrade")
-      .map(o => [`${o.metadata.namespace}/${o.metadata.name}`, o]),
+    outputObjects(existing, "upgrades/", "ImageBasedGroupUpgrade").map(o => [
+      `${o.metadata.namespace}/${o.metadata.name}`,
+      o,
+    ]),
   );
   const problems: GeneratedProblem[] = [];
-  for (const ibgu of outputObjects(fresh, "upgrades/")) {
-    if (ibgu.kind !== "ImageBasedGroupUpgrade") continue;
+  if (!previous.size) return problems;
+  for (const ibgu of outputObjects(fresh, "upgrades/", "ImageBasedGroupUpgrade")) {
     const before = previous.get(`${ibgu.metadata.namespace}/${ibgu.metadata.name}`);
     if (!before?.spec || !ibgu.spec) continue;
     const group = ibgu.metadata.labels?.[GROUP_LABEL] ?? "";

@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LineCounter, parseDocument } from "yaml";
 import { FleetError, formatProblem, ProblemCollector, type FleetProblem } from "../fleet/errors.js";
-import type { Fleet } from "../fleet/model.js";
+import type { DesiredStage, Fleet } from "../fleet/model.js";
 import { loadFleet } from "../fleet/load.js";
 import {
   drift,
@@ -62,20 +62,32 @@ function prepare(
   args: Pick<SynthArgs, "out" | "templates" | "allowAnyStageMove">,
   others?: ReadonlyMap<string, OutputFiles>,
 ): Prepared {
-  const name = loadFleet(file).metadata.name;
-  const dir = join(args.out, name);
-  const existing = readTree(dir);
+  // The fleet's output folder is named after it: read it once the name is known, in the same
+  // load (a fleet file is parsed once).
+  const read = new Map<string, OutputFiles>();
+  const existingOf = (name: string): OutputFiles => {
+    let e = read.get(name);
+    if (!e) read.set(name, (e = readTree(join(args.out, name))));
+    return e;
+  };
   // The folder's labels say where each group was; a move LCA would reject is an error.
   // A first synth (no folder yet) has no history to check against.
-  const checkMoves = !args.allowAnyStageMove && existing.size > 0;
-  const fleet = loadFleet(file, checkMoves ? { previousStages: previousStages(existing) } : {});
+  const history = (name: string): ReadonlyMap<string, DesiredStage> | undefined => {
+    const e = existingOf(name);
+    return !args.allowAnyStageMove && e.size > 0 ? previousStages(e) : undefined;
+  };
+  const fleet = loadFleet(file, { previousStages: history });
+  const dir = join(args.out, fleet.metadata.name);
+  const existing = existingOf(fleet.metadata.name);
   const files = synthFleet(fleet, { templatesDir: args.templates });
   const problems = [
     ...ibguChangeProblems(fleet, existing, files),
-    ...sharedObjectProblems(files, others ?? otherFleetOutputs(args.out, name)).map(message => ({
-      path: ["metadata", "name"],
-      message,
-    })),
+    ...sharedObjectProblems(files, others ?? otherFleetOutputs(args.out, fleet.metadata.name)).map(
+      message => ({
+        path: ["metadata", "name"],
+        message,
+      }),
+    ),
   ];
   if (problems.length) throw new FleetError(located(file, problems));
   return { fleet, dir, existing, files };
@@ -86,6 +98,7 @@ function located(
   file: string,
   problems: ReadonlyArray<{ path: ReadonlyArray<string | number>; message: string }>,
 ): FleetProblem[] {
+  if (!problems.length) return [];
   const lines = new LineCounter();
   const doc = parseDocument(readFileSync(file, "utf8"), { lineCounter: lines });
   const out = new ProblemCollector(file, doc, lines);

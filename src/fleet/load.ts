@@ -32,10 +32,24 @@ import { readYaml } from "./yaml-source.js";
 
 export interface LoadOptions {
   /**
-   * Each group's desired stage in the output generated before (absent groups were Idle).
-   * When given, a move LCA would reject is a problem.
+   * Each group's desired stage in the output generated before (absent groups were Idle), or a
+   * function from the fleet's name (once it is known to be valid) to them, for a caller whose
+   * output folder is named after the fleet (undefined: no history to check against). When given,
+   * a move LCA would reject is a problem.
    */
-  readonly previousStages?: ReadonlyMap<string, DesiredStage>;
+  readonly previousStages?:
+    | ReadonlyMap<string, DesiredStage>
+    | ((fleetName: string) => ReadonlyMap<string, DesiredStage> | undefined);
+}
+
+/** The stage history to check moves against, if any. */
+function historyOf(
+  opts: LoadOptions,
+  fleetName: string | undefined,
+): ReadonlyMap<string, DesiredStage> | undefined {
+  const h = opts.previousStages;
+  if (typeof h !== "function") return h;
+  return fleetName === undefined ? undefined : h(fleetName);
 }
 
 /** Largest fleet file read: far beyond 3,500 clusters (about 100 KB), short of a memory hazard. */
@@ -78,7 +92,8 @@ export function parseFleet(text: string, file: string, opts: LoadOptions = {}): 
   if (parsed.ok) {
     const { metadata, spec } = parsed.value;
     checkRules(spec, baseDir, () => true, out);
-    if (opts.previousStages) checkStageMoves(spec, opts.previousStages, () => true, out);
+    const history = historyOf(opts, metadata.name);
+    if (history) checkStageMoves(spec, history, () => true, out);
     if (!out.problems.length) for (const p of generatorProblems(spec)) out.add(p.path, p.message);
     if (out.problems.length) throw new FleetError(out.problems);
     return {
@@ -92,11 +107,13 @@ export function parseFleet(text: string, file: string, opts: LoadOptions = {}): 
   }
   // Rules across fields still run, on the parts that passed the schema (read only where clean:
   // a part with a problem may be missing fields), so every problem is reported at once.
-  const partial = (parsed.partial ?? {}) as { spec?: FleetSpec };
+  const partial = (parsed.partial ?? {}) as { metadata?: { name?: string }; spec?: FleetSpec };
   const clean = snapshot(out);
   if (partial.spec) {
     checkRules(partial.spec, baseDir, clean, out);
-    if (opts.previousStages) checkStageMoves(partial.spec, opts.previousStages, clean, out);
+    const name = clean("metadata", "name") ? partial.metadata?.name : undefined;
+    const history = historyOf(opts, name);
+    if (history) checkStageMoves(partial.spec, history, clean, out);
   }
   throw new FleetError(out.problems);
 }

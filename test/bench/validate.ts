@@ -2,7 +2,8 @@
 // fleet and on adversarial ones, each at 1×, 2× and 4× its size to show the time grows linearly:
 // the median of 5 runs in-process (CPU ms), bytes of input and ms per 100 KB; then the whole
 // `ibu-gitops validate` command (spawned bin/ibu-gitops.js, after `npm run build`) on the
-// realistic fleet: median wall time and peak RSS of 5 runs.
+// realistic fleet and on 5,000 to 20,000 canaries: median wall time, its CPU time and peak RSS
+// of 5 runs.
 // Run: npm run build && npx tsx test/bench/validate.ts
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -167,23 +168,30 @@ const work = mkdtempSync(join(tmpdir(), "ibu-bench-validate-"));
 try {
   const bin = resolve(import.meta.dirname, "..", "..", "bin", "ibu-gitops.js");
   console.log(
-    "\n| Input | Scale | Bytes | `ibu-gitops validate` (wall s, median of 5) | peak RSS MiB |",
+    "\n| Input | Scale | Bytes | `ibu-gitops validate` (wall s, median of 5) | CPU s | peak RSS MiB |",
   );
-  console.log("|---|---|---|---|---|");
-  for (const scale of [1, 2, 4]) {
-    const file = join(work, `fleet-${scale}.yaml`);
-    const text = realistic(scale);
-    writeFileSync(file, text);
-    const t = timed(
-      process.execPath,
-      [bin, "validate", "-f", file, "--output-dir", join(work, "out")],
-      work,
-      RUNS,
-      { ...process.env, IBU_GITOPS_NO_STALE_CHECK: "1" },
-    );
-    console.log(
-      `| realistic | ${scale}× | ${text.length.toLocaleString("en")} | ${t.wall.toFixed(2)} | ${t.rssMiB.toFixed(0)} |`,
-    );
+  console.log("|---|---|---|---|---|---|");
+  const commands: Array<[string, (scale: number) => string, number[]]> = [
+    ["realistic", realistic, [1, 2, 4]],
+    // 5,000, 10,000 and 20,000 canaries: 40,000 would pass what one CGU holds.
+    ["all canaries", allCanaries, [0.25, 0.5, 1]],
+  ];
+  for (const [name, make, scales] of commands) {
+    for (const scale of scales) {
+      const file = join(work, `fleet-${scale}.yaml`);
+      const text = make(scale);
+      writeFileSync(file, text);
+      const t = timed(
+        process.execPath,
+        [bin, "validate", "-f", file, "--output-dir", join(work, "out")],
+        work,
+        RUNS,
+        { ...process.env, IBU_GITOPS_NO_STALE_CHECK: "1" },
+      );
+      console.log(
+        `| ${name} | ${scale}× | ${text.length.toLocaleString("en")} | ${t.wall.toFixed(2)} | ${t.cpu.toFixed(2)} | ${t.rssMiB.toFixed(0)} |`,
+      );
+    }
   }
 } finally {
   rmSync(work, { recursive: true, force: true });
