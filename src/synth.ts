@@ -83,7 +83,7 @@ export function synthFleet(fleet: Fleet, opts: SynthOptions = {}): OutputFiles {
     if (!file) throw new Error(`internal: ${node.node.path} has no output file`);
     const obj = node.toJson() as ObjectLike;
     for (const message of objectProblems(obj))
-      refused.push({ file: fleet.file, path: "(output)", line: 1, column: 1, message });
+      refused.push({ file: fleet.file, path: "(output)", line: 0, column: 0, message });
     const list = byFile.get(file) ?? [];
     list.push(obj);
     byFile.set(file, list);

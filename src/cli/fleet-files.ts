@@ -1,11 +1,12 @@
 // Finds fleet files: `-f` may name files or folders (every *.yaml, *.yml and *.json in a folder
-// whose kind is Fleet); a folder with none, or a file whose kind is a near miss, is an error.
+// whose kind or apiVersion is a fleet's); a folder with none, or a kind near Fleet, is an error.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { LineCounter, isMap, isScalar, parseDocument } from "yaml";
+import { LineCounter, isMap, isScalar, parseDocument, type Scalar } from "yaml";
 import { FleetError, didYouMean, show, type FleetProblem } from "../fleet/errors.js";
 import { MAX_FLEET_FILE_BYTES } from "../fleet/load.js";
-import { FLEET_KIND } from "../fleet/model.js";
+import { FLEET_API_VERSION, FLEET_KIND } from "../fleet/model.js";
+import { decodeAnyway } from "../fleet/text.js";
 
 /**
  * A top-level `kind: Fleet`, plain or quoted, with or without a trailing comment: the cheap test
@@ -15,8 +16,9 @@ const FLEET_KIND_LINE = /^kind:[ \t]*(["']?)Fleet\1[ \t]*(#.*)?$/m;
 
 /**
  * The fleet files among `paths`: files as given (loadFleet reports a missing one), and in each
- * folder the *.yaml, *.yml and *.json files whose kind is Fleet, in name order. Unreadable files
- * in a folder are given too, so loading them reports why.
+ * folder the *.yaml, *.yml and *.json files whose kind is Fleet or whose apiVersion is the fleet
+ * file's (so loading reports a kind missing or wrong there), in name order. Unreadable files and
+ * files in another encoding than UTF-8 are given too, so loading them reports why.
  * @throws FleetError when a folder holds no fleet file, or a file whose top-level kind is a
  * near miss of Fleet (`fleet`, `Flet`): each located, with a "did you mean"
  */
@@ -60,22 +62,27 @@ function fileKind(file: string): { fleet: boolean; nearMiss?: FleetProblem } {
   try {
     const st = statSync(file);
     if (!st.isFile()) return { fleet: false };
-    text = readFileSync(file, "utf8");
-    if (FLEET_KIND_LINE.test(text)) return { fleet: true };
     if (st.size > MAX_FLEET_FILE_BYTES) return { fleet: false };
+    // Decoded whatever the encoding, only to see what the file is: a fleet file in UTF-16 or
+    // Latin-1 is loaded, and refused for its encoding, rather than skipped.
+    text = decodeAnyway(readFileSync(file));
   } catch {
     return { fleet: true };
   }
+  if (FLEET_KIND_LINE.test(text)) return { fleet: true };
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  const pair = isMap(doc.contents)
-    ? doc.contents.items.find(i => isScalar(i.key) && i.key.value === "kind")
-    : undefined;
-  const kind = isScalar(pair?.value) ? pair.value.value : undefined;
-  if (kind === FLEET_KIND) return { fleet: true };
+  const top = (key: string): Scalar | undefined => {
+    const pair = isMap(doc.contents)
+      ? doc.contents.items.find(i => isScalar(i.key) && i.key.value === key)
+      : undefined;
+    return isScalar(pair?.value) ? pair.value : undefined;
+  };
+  const kind = top("kind")?.value;
+  if (kind === FLEET_KIND || top("apiVersion")?.value === FLEET_API_VERSION) return { fleet: true };
   if (typeof kind !== "string" || didYouMean(kind, [FLEET_KIND]) !== FLEET_KIND)
     return { fleet: false };
-  const { line, col } = lines.linePos(isScalar(pair?.value) ? (pair.value.range?.[0] ?? 0) : 0);
+  const { line, col } = lines.linePos(top("kind")?.range?.[0] ?? 0);
   return {
     fleet: false,
     nearMiss: {

@@ -16,17 +16,23 @@ export interface FleetProblem {
   readonly file: string;
   /** YAML path, e.g. `spec.groups[1].name`. */
   readonly path: string;
-  /** 1-based line (0 only when the file could not be read at all). */
+  /**
+   * 1-based line; 0 for a problem about the file (or folder) as a whole, which has no place in
+   * it: missing, unreadable, not UTF-8 as a whole, a folder without fleet files.
+   */
   readonly line: number;
   /** 1-based column. */
   readonly column: number;
   readonly message: string;
 }
 
-/** `file:line:column: yaml.path: message`; the form editors and CI logs link to. */
+/**
+ * `file:line:column: yaml.path: message`, the form editors and CI logs link to; a problem about
+ * the whole file or folder (line 0) is `file: message`.
+ */
 export function formatProblem(p: FleetProblem): string {
-  const where = p.line ? `${p.file}:${p.line}:${p.column}` : p.file;
-  return `${where}: ${p.path || "(document)"}: ${p.message}`;
+  if (!p.line) return `${p.file}: ${p.path ? `${p.path}: ` : ""}${p.message}`;
+  return `${p.file}:${p.line}:${p.column}: ${p.path || "(document)"}: ${p.message}`;
 }
 
 /** At most this many problems are listed in a FleetError's message (all are in `problems`). */

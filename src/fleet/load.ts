@@ -57,7 +57,8 @@ export const MAX_FLEET_FILE_BYTES = 32 * 1024 * 1024;
 
 /**
  * Reads and validates a fleet file.
- * @throws FleetError listing every problem (an unreadable file is one problem, at line 0)
+ * @throws FleetError listing every problem (a file that cannot be read, or is not UTF-8 as a
+ *   whole, is one problem about the whole file: line 0, shown as `file: why`)
  */
 export function loadFleet(file: string, opts: LoadOptions = {}): Fleet {
   let text: string;
@@ -69,11 +70,18 @@ export function loadFleet(file: string, opts: LoadOptions = {}): Fleet {
     text = decodeUtf8(readFileSync(file));
   } catch (err) {
     const at = err instanceof EncodingError ? err : { line: 0, column: 0 };
-    const message =
-      err instanceof EncodingError ? err.message : `cannot read: ${(err as Error).message}`;
+    const message = err instanceof EncodingError ? err.message : unreadable(err);
     throw new FleetError([{ file, path: "", line: at.line, column: at.column, message }]);
   }
   return parseFleet(text, file, opts);
+}
+
+/** Why a file cannot be read, in words (the code is kept: it is what a search finds). */
+function unreadable(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  if (code === "ENOENT") return "no such file (ENOENT)";
+  if (code === "EACCES") return "cannot be read: permission denied (EACCES)";
+  return code ? `cannot be read (${code})` : `cannot be read: ${(err as Error).message}`;
 }
 
 /**
@@ -237,8 +245,7 @@ function oadpFileProblem(file: string, shown: string): string | undefined {
       return `${clip(shown)} is ${st.size} bytes; a ConfigMap holds at most 1 MiB, so at most ${MAX_OADP_FILE_BYTES} per file`;
     text = decodeUtf8(readFileSync(file));
   } catch (err) {
-    if (err instanceof EncodingError)
-      return `${clip(shown)}:${err.line}:${err.column}: ${err.message}`;
+    if (err instanceof EncodingError) return err.in(clip(shown));
     const code = (err as { code?: string }).code;
     return code === "ENOENT"
       ? `file ${clip(shown)} does not exist (looked in ${clip(file)})`

@@ -155,7 +155,11 @@ function issueMessage(iss: z.core.$ZodRawIssue): string | undefined {
       return typeMessage(iss);
     case "invalid_value": {
       const values = iss.values.map(String);
-      if (values.length === 1) return `must be ${values[0]}, not ${show(iss.input)}`;
+      if (iss.input === undefined) return `is required (${doc(iss)}: ${values.join(" or ")})`;
+      if (values.length === 1) {
+        const near = typeof iss.input === "string" && didYouMean(iss.input, values);
+        return `must be ${values[0]}, not ${show(iss.input)}${near ? `; did you mean ${near}?` : ""}`;
+      }
       // One of several words: first a word at all, as for any string.
       if (typeof iss.input !== "string")
         return typeMessage({ ...iss, code: "invalid_type", expected: "string" });

@@ -43,7 +43,7 @@ export function oadpData(fleet: Fleet, templates: TemplateSet): OadpData {
       } catch (err) {
         problem(
           err instanceof EncodingError
-            ? `${entry.file}:${err.line}:${err.column}: ${err.message}`
+            ? err.in(entry.file)
             : `${entry.file}: cannot be read: ${(err as Error).message}`,
         );
         return;

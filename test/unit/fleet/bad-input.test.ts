@@ -1,6 +1,6 @@
 // Each kind of bad fleet file that a mutation run found mishandled (issue 14): every one ends in
 // located problems (file:line:column: path: message), never an exception or a bad output.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
@@ -359,20 +359,34 @@ describe("finding fleet files in a folder", () => {
     const dir = scratchDir("ibu-files");
     writeFileSync(join(dir, "cm.yaml"), "kind: ConfigMap\n");
     expect(() => fleetFiles([dir])).toThrow(
-      new RegExp(
-        `${dir}: \\(document\\): no file with kind: Fleet found in this folder \\(looked at 1 `,
-      ),
+      new RegExp(`${dir}: no file with kind: Fleet found in this folder \\(looked at 1 `),
     );
   });
 
   it("a kind that is a near miss of Fleet is located, with a did-you-mean", () => {
     for (const kind of ["fleet", "Flet", '"FLEET"']) {
       const dir = scratchDir("ibu-files");
-      writeFileSync(join(dir, "a.yaml"), BASE.replace("kind: Fleet", `kind: ${kind}`));
+      const text = BASE.replace("kind: Fleet", `kind: ${kind}`);
+      writeFileSync(join(dir, "a.yaml"), text.replace("ibu-gitops.dev/v1alpha1", "example.com/v1"));
       expect(() => fleetFiles([dir]), kind).toThrow(
         /a\.yaml:2:7: kind: .* is not a kind this tool reads; did you mean Fleet\?/,
       );
     }
+  });
+
+  it("a file with the fleet's apiVersion and no kind, or another kind, is reported at its kind", () => {
+    const dir = scratchDir("ibu-files");
+    writeFileSync(join(dir, "a.yaml"), BASE.replace("kind: Fleet\n", ""));
+    writeFileSync(join(dir, "b.yaml"), BASE.replace("kind: Fleet", "kind: Fleets"));
+    writeFileSync(join(dir, "c.yaml"), BASE.replace("kind: Fleet", "kind: ConfigMap"));
+    const found = fleetFiles([dir]);
+    expect(found.map(f => f.slice(dir.length + 1))).toEqual(["a.yaml", "b.yaml", "c.yaml"]);
+    const shown = found.flatMap(f => problems(readFileSync(f, "utf8"), f)).map(formatProblem);
+    expect(shown).toEqual([
+      `${found[0]}:1:1: kind: is required (the fleet file's kind: Fleet)`,
+      `${found[1]}:2:1: kind: must be Fleet, not "Fleets"; did you mean Fleet?`,
+      `${found[2]}:2:1: kind: must be Fleet, not "ConfigMap"`,
+    ]);
   });
 
   it("a JSON fleet file is read as a fleet", () => {
@@ -423,10 +437,32 @@ describe("encodings", () => {
       const file = write(
         Buffer.concat([Buffer.from(bom), bom[0] === 0xff ? utf16 : utf16.swap16()]),
       );
+      const order = bom[0] === 0xff ? "little-endian" : "big-endian";
       expect(loadProblems(file)).toEqual([
-        `${file}:1:1: (document): the file is UTF-16; save the file as UTF-8`,
+        `${file}: the file is UTF-16 ${order} (its byte order mark) and must be UTF-8; save it as UTF-8`,
       ]);
     }
+  });
+
+  it("a UTF-16 file without a byte order mark is named as such, its byte order guessed", () => {
+    for (const order of ["little-endian", "big-endian"]) {
+      const utf16 = Buffer.from(BASE, "utf16le");
+      const file = write(order === "little-endian" ? utf16 : utf16.swap16());
+      expect(loadProblems(file)).toEqual([
+        `${file}: the file is UTF-16 ${order} (guessed from its NUL bytes) and must be UTF-8; save it as UTF-8`,
+      ]);
+    }
+  });
+
+  it("a UTF-16 fleet file in a folder given to -f is loaded and refused for its encoding", () => {
+    const dir = scratchDir("ibu-enc");
+    writeFileSync(join(dir, "fleet.yaml"), Buffer.from(BASE, "utf16le").swap16());
+    writeFileSync(join(dir, "cm.yaml"), Buffer.from("kind: ConfigMap\n", "utf16le"));
+    const files = fleetFiles([dir]);
+    expect(files.map(f => f.slice(dir.length + 1))).toEqual(["fleet.yaml"]);
+    expect(loadProblems(files[0] ?? "")).toEqual([
+      `${files[0]}: the file is UTF-16 big-endian (guessed from its NUL bytes) and must be UTF-8; save it as UTF-8`,
+    ]);
   });
 
   it("a UTF-8 byte order mark is accepted", () => {
@@ -514,13 +550,31 @@ describe("output folders", () => {
 describe("ibu-gitops validate on a folder", () => {
   it("exits 1 naming the folder when it holds no fleet file", async () => {
     const dir = scratchDir("ibu-validate");
-    writeFileSync(join(dir, "fleet.yaml"), BASE.replace("kind: Fleet", "kind: Flet"));
+    writeFileSync(
+      join(dir, "fleet.yaml"),
+      BASE.replace("kind: Fleet", "kind: Flet").replace("ibu-gitops.dev/v1alpha1", "x/v1"),
+    );
     const err: string[] = [];
     expect(
       await main(["validate", "-f", dir, "--output-dir", join(dir, "out")], s => void err.push(s)),
     ).toBe(1);
     expect(err.join("")).toMatch(
       /fleet\.yaml:2:7: kind: "Flet" is not a kind this tool reads; did you mean Fleet\?/,
+    );
+  });
+});
+
+describe("problems about a whole file or folder", () => {
+  it("are `path: why`, without a line and column: a missing file, a folder without fleets", () => {
+    const dir = scratchDir("ibu-validate");
+    mkdirSync(join(dir, "empty"));
+    const log: string[] = [];
+    const missing = join(dir, "nope.yaml");
+    const out = join(dir, "out");
+    expect(runValidate({ files: [missing], out }, s => void log.push(s))).toBe(1);
+    expect(log.join("\n")).toContain(`  ${missing}: no such file (ENOENT)`);
+    expect(() => runValidate({ files: [join(dir, "empty")], out }, () => undefined)).toThrow(
+      `  ${join(dir, "empty")}: no file with kind: Fleet found in this folder (looked at 0 *.yaml, *.yml and *.json files)`,
     );
   });
 });
