@@ -86,6 +86,11 @@ export function show(value: unknown): string {
   if (Array.isArray(value)) return `a list of ${value.length} item${value.length === 1 ? "" : "s"}`;
   if (typeof value === "number" || typeof value === "boolean" || typeof value === "bigint")
     return shorten(String(value));
+  // What the YAML reader made of an explicit tag (!!binary, !!set, !!omap, !!timestamp).
+  if (value instanceof Uint8Array) return "binary data (!!binary)";
+  if (value instanceof Set) return "a set (!!set)";
+  if (value instanceof Map) return "an ordered mapping (!!omap)";
+  if (value instanceof Date) return "a timestamp (!!timestamp)";
   return typeof value === "object" ? "a mapping" : typeof value;
 }
 

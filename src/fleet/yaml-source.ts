@@ -12,6 +12,7 @@ import {
   visit,
   type Alias,
   type Document,
+  type Node,
 } from "yaml";
 import { FleetError, ProblemCollector, clip, show, type PathSegment } from "./errors.js";
 
@@ -103,8 +104,19 @@ function structureProblems(
   out: ProblemCollector,
 ): { offset: number; path: PathSegment[] } | undefined {
   let first: { offset: number; path: PathSegment[] } | undefined;
+  // A tag the reader does not know leaves the value as if untagged: refuse it rather than read
+  // `!foo Prep` as Prep. Known tags (!!str, !!binary, ...) give values the schema then judges.
+  const checkTag = (node: Node, ancestors: readonly unknown[]): void => {
+    const tag = node.tag;
+    if (!tag || tag === "!" || knownTag(doc, tag)) return;
+    out.add(
+      yamlPath(ancestors, node),
+      `YAML: unknown tag ${clip(tag)}; a fleet file takes plain values (remove the tag)`,
+    );
+  };
   visit(doc, {
     Scalar(_key, node, ancestors) {
+      checkTag(node, ancestors);
       if (typeof node.value !== "number" || Math.abs(node.value) <= Number.MAX_SAFE_INTEGER) return;
       // The number as written: its value is already rounded.
       const source = (node as { source?: unknown }).source;
@@ -116,6 +128,7 @@ function structureProblems(
       );
     },
     Map(_key, map, ancestors) {
+      checkTag(map, ancestors);
       const seen = new Set<string>();
       for (const pair of map.items) {
         if (!isScalar(pair.key)) continue;
@@ -141,6 +154,9 @@ function structureProblems(
         );
       }
     },
+    Seq(_key, node, ancestors) {
+      checkTag(node, ancestors);
+    },
     Alias(_key, node: Alias, ancestors) {
       const path = yamlPath(ancestors, node);
       const offset = node.range?.[0] ?? 0;
@@ -154,6 +170,12 @@ function structureProblems(
     },
   });
   return first;
+}
+
+/** Whether the document's schema resolves `tag` (its own tags, and YAML 1.1's it knows). */
+function knownTag(doc: Document, tag: string): boolean {
+  const schema = doc.schema as { tags: Array<{ tag: string }>; knownTags: Record<string, unknown> };
+  return schema.tags.some(t => t.tag === tag) || Object.hasOwn(schema.knownTags, tag);
 }
 
 /** The YAML path of `node` from the visitor's ancestors (document, maps, pairs, lists). */

@@ -55,6 +55,31 @@ describe("keys", () => {
   });
 });
 
+describe("tags", () => {
+  it("an unknown tag is refused at its entry, on a value, a list item or a mapping", () => {
+    const p = problems(
+      BASE.replace("stage: Prep", "stage: !foo Prep")
+        .replace("[sno-1]", "[!bar sno-1]")
+        .replace("  seedImage:", "  seedImage: !baz"),
+    );
+    expect(messages(p)).toEqual([
+      "6: spec.seedImage: YAML: unknown tag !baz; a fleet file takes plain values (remove the tag)",
+      "11: spec.groups[0].clusters[0]: YAML: unknown tag !bar; a fleet file takes plain values (remove the tag)",
+      "12: spec.groups[0].stage: YAML: unknown tag !foo; a fleet file takes plain values (remove the tag)",
+    ]);
+  });
+
+  it("a value of a known tag is named by the type the YAML reader made of it", () => {
+    const p = problems(
+      BASE.replace("stage: Prep", "stage: !!binary aGVsbG8=").replace("[sno-1]", "!!set {sno-1}"),
+    );
+    expect(messages(p)).toEqual([
+      "11: spec.groups[0].clusters: must be a list (ManagedCluster names)",
+      "12: spec.groups[0].stage: must be a string, not binary data (!!binary)",
+    ]);
+  });
+});
+
 describe("anchors and aliases", () => {
   it("an alias to a missing anchor is located", () => {
     const p = problems(BASE.replace("  groups:\n", "  groups: [*missing]\n  wrong:\n"));
