@@ -1,6 +1,7 @@
 // Rules across fields of one fleet that concern what the generator emits: the IBU annotations
 // passed through, per-stage TALM options, the namespaces a fleet owns on the hub, and the
 // names Argo CD and OCM derive from ours. Each returns problems; load.ts reports them.
+import { clip, didYouMean, show } from "./errors.js";
 import type { FleetSpec } from "./model.js";
 import { LABEL_VALUE_MAX, policyNames } from "./names.js";
 import { STAGE_STEPS } from "./model.js";
@@ -21,22 +22,55 @@ const DERIVED_ANNOTATIONS: Readonly<Record<string, string>> = {
 };
 
 /**
+ * The IBU annotations LCA reads that a fleet may set (docs: shared reference lca.md §1.3), each
+ * with LCA's rule for its value, or undefined when any value does.
+ */
+const LCA_ANNOTATIONS: Readonly<
+  Record<string, ((value: string) => string | undefined) | undefined>
+> = {
+  // LCA retries a failed finalize or abort when it appears (controllers/idle_handlers.go).
+  "lca.openshift.io/manual-cleanup-done": undefined,
+  // Any new value makes LCA reconcile.
+  "lca.openshift.io/trigger-reconcile": undefined,
+  // internal/extramanifest/policy.go compares the value with strconv.Itoa(count) as strings, so
+  // only a count written as Itoa writes it can ever match; anything else fails Prep and Upgrade.
+  "lca.openshift.io/target-ocp-version-manifest-count": v =>
+    /^(0|[1-9][0-9]{0,17})$/.test(v)
+      ? undefined
+      : `${show(v)} is not a count such as "3": LCA compares it with the number of manifests labelled lca.openshift.io/target-ocp-version as text (strconv.Itoa), so anything else fails Prep`,
+  // Written by LCA itself (internal/extramanifest/extramanifest.go).
+  "extra-manifest.lca.openshift.io/validation-warning": () =>
+    "is written by LCA (the extra manifests' dry-run warnings), not read: leave it out",
+};
+
+/**
  * spec.ibuAnnotations: LCA reads only its own annotations, and TALM's IBGU copies onto the IBU
  * only keys containing "lca.openshift.io" (controllers/imagebasedgroupupgrade.go,
  * LcaAnnotationSuffix), so other keys would silently do nothing; keys another field sets are
- * refused so there is one place for each.
+ * refused so there is one place for each. A known annotation's value is checked as LCA reads
+ * it; an unknown key near a known one is a typo (an unknown key far from all is let through: a
+ * newer LCA may read it).
  */
-export function ibuAnnotationProblems(spec: FleetSpec): Problem[] {
+export function ibuAnnotationProblems(spec: Pick<FleetSpec, "ibuAnnotations">): Problem[] {
   const out: Problem[] = [];
-  for (const key of Object.keys(spec.ibuAnnotations ?? {})) {
+  const known = [...Object.keys(LCA_ANNOTATIONS), ...Object.keys(DERIVED_ANNOTATIONS)];
+  for (const [key, value] of Object.entries(spec.ibuAnnotations ?? {})) {
     const path = ["spec", "ibuAnnotations", key];
     if (!key.includes("lca.openshift.io"))
       out.push({
         path,
-        message: `${key} is not an LCA annotation; only keys containing lca.openshift.io reach the ImageBasedUpgrade (TALM copies only those)`,
+        message: `${clip(key)} is not an LCA annotation; only keys containing lca.openshift.io reach the ImageBasedUpgrade (TALM copies only those)`,
       });
     else if (DERIVED_ANNOTATIONS[key])
       out.push({ path, message: `${key} is set by ${DERIVED_ANNOTATIONS[key]}; use that field` });
+    else if (key in LCA_ANNOTATIONS) {
+      const problem = typeof value === "string" ? LCA_ANNOTATIONS[key]?.(value) : undefined;
+      if (problem) out.push({ path, message: problem });
+    } else {
+      const hint = didYouMean(key, known);
+      if (hint)
+        out.push({ path, message: `LCA reads no annotation ${clip(key)}; did you mean ${hint}?` });
+    }
   }
   return out;
 }

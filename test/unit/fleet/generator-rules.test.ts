@@ -163,6 +163,40 @@ describe("what ZTP users set", () => {
     ]);
   });
 
+  it("checks an LCA annotation's value as LCA reads it, and a near-miss key gets a did-you-mean", () => {
+    const annotations = (lines: string[]): FleetProblem[] =>
+      problems(CGU.replace("spec:\n", `spec:\n  ibuAnnotations:\n${lines.join("")}`));
+    const count = "lca.openshift.io/target-ocp-version-manifest-count";
+    // LCA compares the count with strconv.Itoa(n) as text: only Itoa's own form can match.
+    for (const bad of ["abc", "03", "+3", "-1", "3 ", ""])
+      expect(
+        annotations([`    ${count}: ${JSON.stringify(bad)}\n`]).map(x => [
+          x.line,
+          x.path,
+          x.message,
+        ]),
+        bad,
+      ).toEqual([
+        [7, `spec.ibuAnnotations.${count}`, expect.stringMatching(/is not a count such as "3"/)],
+      ]);
+    expect(
+      annotations([`    ${count}: "0"\n`, '    lca.openshift.io/trigger-reconcile: "x"\n']),
+    ).toEqual([]);
+    expect(
+      annotations([
+        "    lca.openshift.io/trigger-reconcle: x\n",
+        "    extra-manifest.lca.openshift.io/validation-warning: x\n",
+        "    future.lca.openshift.io/something-new: x\n",
+      ]).map(x => [x.line, x.message]),
+    ).toEqual([
+      [
+        7,
+        "LCA reads no annotation lca.openshift.io/trigger-reconcle; did you mean lca.openshift.io/trigger-reconcile?",
+      ],
+      [8, expect.stringMatching(/is written by LCA/)],
+    ]);
+  });
+
   it("sets batchTimeoutAction per stage on the CGUs, and refuses it in the ibgu flavour", () => {
     const rollout =
       "spec:\n  rollout:\n    batchTimeoutAction: Continue\n    upgrade: {batchTimeoutAction: Abort}\n";
