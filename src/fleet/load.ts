@@ -25,7 +25,12 @@ import {
   oadpDataKey,
 } from "./oadp.js";
 import { parseInto } from "./schema.js";
-import { generatorProblems } from "./rules.js";
+import {
+  cguOnlyFieldProblems,
+  derivedNameProblems,
+  ibuAnnotationProblems,
+  ownedNamespaceProblems,
+} from "./rules.js";
 import { ibguPlanProblem, stageMoveProblem } from "./stages.js";
 import { EncodingError, decodeUtf8 } from "./text.js";
 import { readYaml } from "./yaml-source.js";
@@ -102,7 +107,6 @@ export function parseFleet(text: string, file: string, opts: LoadOptions = {}): 
     checkRules(spec, baseDir, () => true, out);
     const history = historyOf(opts, metadata.name);
     if (history) checkStageMoves(spec, history, () => true, out);
-    if (!out.problems.length) for (const p of generatorProblems(spec)) out.add(p.path, p.message);
     if (out.problems.length) throw new FleetError(out.problems);
     return {
       apiVersion: FLEET_API_VERSION,
@@ -150,6 +154,21 @@ function checkRules(spec: FleetSpec, baseDir: string, clean: Clean, out: Problem
   if (clean("spec", "hub") && clean("spec", "policyName") && checkPolicyNames(spec, out))
     checkDerivedNames(spec, clean, out);
   if (clean("spec", "oadp") && clean("spec", "flavour")) checkOadp(spec, baseDir, out);
+  checkGeneratorRules(spec, clean, out);
+}
+
+/** The generator's rules (rules.ts), each where the fields it reads passed the schema. */
+function checkGeneratorRules(spec: FleetSpec, clean: Clean, out: ProblemCollector): void {
+  const problems = [
+    // Reads each value only when it is a string: a value that failed is missing.
+    ...ibuAnnotationProblems(spec),
+    ...(clean("spec", "flavour") && clean("spec", "rollout") ? cguOnlyFieldProblems(spec) : []),
+    ...(clean("spec", "hub") && clean("spec", "flavour") && clean("spec", "oadp", "configMap")
+      ? ownedNamespaceProblems(spec)
+      : []),
+    ...(clean("spec", "hub") && clean("spec", "policyName") ? derivedNameProblems(spec) : []),
+  ];
+  for (const p of problems) out.add(p.path, p.message);
 }
 
 /**

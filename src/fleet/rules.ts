@@ -77,26 +77,18 @@ export function ibuAnnotationProblems(spec: Pick<FleetSpec, "ibuAnnotations">): 
 
 /**
  * CGU-only fields in the ibgu flavour: an IBGU plan item's rolloutStrategy has maxConcurrency
- * and timeout only (no batchTimeoutAction), and IBGU-made CGUs have no canaries (TALM's
- * GenerateClusterGroupUpgradeForPlanItem).
+ * and timeout only (no batchTimeoutAction). Canaries, which IBGU-made CGUs lack too (TALM's
+ * GenerateClusterGroupUpgradeForPlanItem), are checked with the group (load.ts).
  */
-export function cguOnlyFieldProblems(spec: FleetSpec): Problem[] {
+export function cguOnlyFieldProblems(spec: Pick<FleetSpec, "flavour" | "rollout">): Problem[] {
   if (spec.flavour !== "ibgu") return [];
-  const out: Problem[] = STAGE_STEPS.filter(
-    step => spec.rollout[step].batchTimeoutAction !== undefined,
-  ).map(step => ({
-    path: ["spec", "rollout", step, "batchTimeoutAction"],
-    message:
-      "applies to the cgu flavour only (an IBGU plan item's rolloutStrategy has maxConcurrency and timeout only)",
-  }));
-  spec.groups.forEach((g, i) => {
-    if (g.canaries.length)
-      out.push({
-        path: ["spec", "groups", i, "canaries"],
-        message: "applies to the cgu flavour only (TALM's IBGU has no canaries)",
-      });
-  });
-  return out;
+  return STAGE_STEPS.filter(step => spec.rollout[step].batchTimeoutAction !== undefined).map(
+    step => ({
+      path: ["spec", "rollout", step, "batchTimeoutAction"],
+      message:
+        "applies to the cgu flavour only (an IBGU plan item's rolloutStrategy has maxConcurrency and timeout only)",
+    }),
+  );
 }
 
 /** The hub namespaces a fleet writes into (the addon's own namespace aside). */
@@ -145,14 +137,4 @@ export function derivedNameProblems(spec: FleetSpec): Problem[] {
       message: `Placement ${placement} is ${placement.length} characters; OCM writes it into the label cluster.open-cluster-management.io/placement (at most ${LABEL_VALUE_MAX}): shorten spec.policyName by ${placement.length - LABEL_VALUE_MAX}`,
     });
   return out;
-}
-
-/** Every generator rule above, for load.ts. */
-export function generatorProblems(spec: FleetSpec): Problem[] {
-  return [
-    ...ibuAnnotationProblems(spec),
-    ...cguOnlyFieldProblems(spec),
-    ...ownedNamespaceProblems(spec),
-    ...derivedNameProblems(spec),
-  ];
 }

@@ -130,6 +130,25 @@ describe("rules that span fields run only on what passed the schema", () => {
     ]);
   });
 
+  it("schema problems and the generator's rules are reported together, at once", () => {
+    const p = problems(
+      BASE.replace("name: lab", "name: lab\n  x: 1")
+        .replace("stage: Prep", "stage: Nope")
+        .replace(
+          "spec:\n",
+          "spec:\n  flavour: ibgu\n  rollout: {prep: {batchTimeoutAction: Abort}}\n  ibuAnnotations: {foo: bar}\n  hub: {ownedNamespaces: [default]}\n",
+        ),
+    );
+    expect(p.map(x => `${x.line}: ${x.path}`)).toEqual([
+      "5: metadata.x",
+      "8: spec.rollout.prep.batchTimeoutAction",
+      "9: spec.ibuAnnotations.foo",
+      "10: spec.hub.ownedNamespaces[0]",
+      "16: spec.groups[0].clusters",
+      "17: spec.groups[0].stage",
+    ]);
+  });
+
   it("an IBGU plan item that is not a list is a problem at that item", () => {
     const p = problems(
       BASE.replace("spec:\n", "spec:\n  flavour: ibgu\n").replace(
