@@ -24,7 +24,7 @@ import { objectProblems, type ObjectLike } from "./fleet/names.js";
 import { oadpData } from "./render/oadp.js";
 import { TemplateSet } from "./render/templates.js";
 import { stringifyYaml, stringifyYamlDocs } from "./render/yaml.js";
-import { parseAllDocuments } from "yaml";
+import { LineCounter, parseAllDocuments, type YAMLMap } from "yaml";
 
 export interface SynthOptions {
   /** A folder of templates that override the bundled ones, file by file. */
@@ -265,6 +265,51 @@ export function previousStages(existing: OutputFiles): Map<string, DesiredStage>
     }
   }
   return stages;
+}
+
+/** The upgrade objects whose labels previousStages reads. */
+const UPGRADE_KINDS = new Set(["ClusterGroupUpgrade", "ImageBasedGroupUpgrade"]);
+
+/**
+ * What in an existing output folder is not as synth wrote it, where synth would misread it: a
+ * file that is not YAML, or an upgrade object without its group and desired-stage labels (its
+ * group would count as Idle, and a stage move LCA rejects would pass). Each is located in the
+ * output file (`dir/file:line:column`).
+ */
+export function previousOutputProblems(dir: string, existing: OutputFiles): FleetProblem[] {
+  const problems: FleetProblem[] = [];
+  const fix = `; synth reads the previous output to know where each group was: restore the folder from Git (git checkout -- ${dir}), or remove it`;
+  for (const [name, text] of existing) {
+    if (!/\.ya?ml$/.test(name)) continue;
+    const file = join(dir, name);
+    const lineCounter = new LineCounter();
+    const at = (offset: number, path: string, message: string): void => {
+      const { line, col } = lineCounter.linePos(offset);
+      problems.push({ file, path, line, column: col, message: message + fix });
+    };
+    for (const doc of parseAllDocuments(text, { lineCounter, prettyErrors: false })) {
+      const e = doc.errors[0];
+      if (e) {
+        at(e.pos[0], "", `YAML: ${e.message.split("\n")[0] ?? e.code}`);
+        break;
+      }
+      if (!name.startsWith("upgrades/")) continue;
+      const kind = doc.get("kind");
+      if (typeof kind !== "string" || !UPGRADE_KINDS.has(kind)) continue;
+      const labels = doc.getIn(["metadata", "labels"]) as YAMLMap | undefined;
+      const group = labels?.get?.(GROUP_LABEL);
+      const stage = labels?.get?.(DESIRED_STAGE_LABEL);
+      if (typeof group !== "string" || !(DESIRED_STAGES as readonly unknown[]).includes(stage)) {
+        const node = (labels ?? doc.contents) as { range?: [number, number, number] } | null;
+        at(
+          node?.range?.[0] ?? 0,
+          "metadata.labels",
+          `${kind} without the labels ${GROUP_LABEL} and ${DESIRED_STAGE_LABEL} (a stage)`,
+        );
+      }
+    }
+  }
+  return problems;
 }
 
 /** A generated object's identity on the hub: group/kind, namespace and name. */

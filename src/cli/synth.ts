@@ -10,6 +10,7 @@ import {
   drift,
   ibguChangeProblems,
   otherFleetOutputs,
+  previousOutputProblems,
   previousStages,
   readTree,
   sharedObjectProblems,
@@ -72,11 +73,22 @@ function prepare(
   };
   // The folder's labels say where each group was; a move LCA would reject is an error.
   // A first synth (no folder yet) has no history to check against.
+  // A previous output synth cannot read as it wrote it is reported, never read as Idle.
+  let damaged: FleetProblem[] = [];
   const history = (name: string): ReadonlyMap<string, DesiredStage> | undefined => {
     const e = existingOf(name);
-    return !args.allowAnyStageMove && e.size > 0 ? previousStages(e) : undefined;
+    damaged = previousOutputProblems(join(args.out, name), e);
+    return !args.allowAnyStageMove && e.size > 0 && !damaged.length ? previousStages(e) : undefined;
   };
-  const fleet = loadFleet(file, { previousStages: history });
+  let fleet: Fleet;
+  try {
+    fleet = loadFleet(file, { previousStages: history });
+  } catch (err) {
+    if (err instanceof FleetError && damaged.length)
+      throw new FleetError([...err.problems, ...damaged]);
+    throw err;
+  }
+  if (damaged.length) throw new FleetError(damaged);
   const dir = join(args.out, fleet.metadata.name);
   const existing = existingOf(fleet.metadata.name);
   const files = synthFleet(fleet, { templatesDir: args.templates });

@@ -9,7 +9,7 @@ import { FleetError, formatProblem, type FleetProblem } from "../../../src/fleet
 import { loadFleet, parseFleet } from "../../../src/fleet/load.js";
 import { fleetFiles } from "../../../src/cli/fleet-files.js";
 import { main } from "../../../src/cli/program.js";
-import { runValidate } from "../../../src/cli/synth.js";
+import { runSynth, runValidate } from "../../../src/cli/synth.js";
 import { synthFleet, writeTree } from "../../../src/synth.js";
 import { BASE, problems as problemsOf } from "./fleet-text.js";
 
@@ -580,6 +580,42 @@ describe("output folders", () => {
     expect(err.join("")).toMatch(
       /^ibu-gitops synth: cannot write the output folder \/proc\/x\/y\/du-sno[-a-z]*: \/proc\/x: cannot be created there \(ENOENT\)\n$/,
     );
+  });
+
+  it("a previous output synth cannot read is reported at its place, and nothing is written", () => {
+    const dir = scratchDir("ibu-out");
+    const fleet = join(dir, "fleet.yaml");
+    const out = join(dir, "out");
+    writeFileSync(fleet, BASE);
+    runSynth({ files: [fleet], out, check: false }, () => undefined);
+    const cgu = join(out, "lab", "upgrades", "canary.yaml");
+    const damaged = "# half-merged\nkind: ClusterGroupUpgrade\nmetadata: [x\nspec: {}\n";
+    writeFileSync(cgu, damaged);
+    const unlabelled = join(out, "lab", "upgrades", "other.yaml");
+    writeFileSync(
+      unlabelled,
+      "apiVersion: x/v1\nkind: ClusterGroupUpgrade\nmetadata:\n  labels: {a: b}\n",
+    );
+    writeFileSync(fleet, BASE.replace("stage: Prep", "stage: Upgrade"));
+    let thrown: unknown;
+    try {
+      runSynth({ files: [fleet], out, check: false }, () => undefined);
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(FleetError);
+    const shown = (thrown as FleetError).problems.map(formatProblem);
+    expect(shown).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^${cgu}:4:1: \\(document\\): YAML: Flow sequence .*; synth reads the previous output`,
+        ),
+      ),
+      expect.stringMatching(
+        new RegExp(`^${unlabelled}:4:11: metadata.labels: ClusterGroupUpgrade without the labels`),
+      ),
+    ]);
+    expect(readFileSync(cgu, "utf8")).toBe(damaged);
   });
 
   it("a file where a folder should be is named", () => {
