@@ -72,17 +72,20 @@ function fileKind(file: string): { fleet: boolean; nearMiss?: FleetProblem } {
   if (FLEET_KIND_LINE.test(text)) return { fleet: true };
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false });
-  const top = (key: string): Scalar | undefined => {
+  const top = (key: string): { key: Scalar; value?: Scalar } | undefined => {
     const pair = isMap(doc.contents)
       ? doc.contents.items.find(i => isScalar(i.key) && i.key.value === key)
       : undefined;
-    return isScalar(pair?.value) ? pair.value : undefined;
+    if (!pair || !isScalar(pair.key)) return undefined;
+    return { key: pair.key, value: isScalar(pair.value) ? pair.value : undefined };
   };
-  const kind = top("kind")?.value;
-  if (kind === FLEET_KIND || top("apiVersion")?.value === FLEET_API_VERSION) return { fleet: true };
+  const kind = top("kind")?.value?.value;
+  if (kind === FLEET_KIND || top("apiVersion")?.value?.value === FLEET_API_VERSION)
+    return { fleet: true };
   if (typeof kind !== "string" || didYouMean(kind, [FLEET_KIND]) !== FLEET_KIND)
     return { fleet: false };
-  const { line, col } = lines.linePos(top("kind")?.range?.[0] ?? 0);
+  // At the entry's start, as every problem with a YAML path (ProblemCollector).
+  const { line, col } = lines.linePos(top("kind")?.key.range?.[0] ?? 0);
   return {
     fleet: false,
     nearMiss: {

@@ -2,7 +2,7 @@
 // entry becomes, and LCA's checks of a user's Backup/Restore file (as LCA runs them in Prep).
 import { basename } from "node:path";
 import { LineCounter, parseAllDocuments, type Document } from "yaml";
-import { clip, show } from "./errors.js";
+import { ProblemCollector, clip, show, type PathSegment } from "./errors.js";
 import { dnsSubdomainProblem } from "./names.js";
 import type { OadpContentEntry } from "./model.js";
 import { APPLY_WAVE, goAtoi } from "../../api/lca.js";
@@ -43,6 +43,19 @@ export function checkBackupRestoreFile(text: string, shown: string): string | un
 
 type Located = { line: number; col: number; message: string };
 
+/** `message` at the start of the entry at `path` in `doc`, as every fleet problem is located. */
+function locate(
+  doc: Document,
+  lines: LineCounter,
+  path: readonly PathSegment[],
+  message: string,
+): Located {
+  const out = new ProblemCollector("", doc, lines);
+  out.add(path, message);
+  const p = out.problems[0]!;
+  return { line: p.line, col: p.column, message };
+}
+
 function backupRestoreProblem(text: string): string | Located | undefined {
   const backups = new Set<string>();
   const restores: Restore[] = [];
@@ -50,13 +63,15 @@ function backupRestoreProblem(text: string): string | Located | undefined {
   const objects = readObjects(text, lines);
   if (typeof objects !== "object" || !Array.isArray(objects)) return objects;
   for (const { obj, doc } of objects) {
-    const problem = objectProblem(obj, backups, restores) ?? applyWaveProblem(obj, doc, lines);
+    const at = (path: PathSegment[], message: string): Located => locate(doc, lines, path, message);
+    const problem = objectProblem(obj, at, backups, restores) ?? applyWaveProblem(obj, at);
     if (problem) return problem;
   }
   return pairingProblem(backups, restores);
 }
 
-type Restore = { name: string; backupName?: unknown };
+type At = (path: PathSegment[], message: string) => Located;
+type Restore = { name: string; backupName?: unknown; at: At };
 
 /** LCA's annotation that orders Backups and Restores (and extra manifests) in groups. */
 export const APPLY_WAVE_ANNOTATION = APPLY_WAVE;
@@ -67,19 +82,19 @@ export const APPLY_WAVE_ANNOTATION = APPLY_WAVE;
  * digits, nothing else, within a 64-bit int; an empty value counts as absent (applied last, as
  * MaxInt32). A value that is not a string cannot be read into metadata.annotations at all.
  */
-function applyWaveProblem(obj: unknown, doc: Document, lines: LineCounter): Located | undefined {
+function applyWaveProblem(obj: unknown, at: At): Located | undefined {
   const md = (obj as { metadata?: { annotations?: unknown } }).metadata;
   const ann = md?.annotations;
   if (typeof ann !== "object" || ann === null || !(APPLY_WAVE_ANNOTATION in ann)) return undefined;
   const wave = (ann as Record<string, unknown>)[APPLY_WAVE_ANNOTATION];
   const problem = waveProblem(wave);
   if (!problem) return undefined;
-  const node = doc.getIn(["metadata", "annotations", APPLY_WAVE_ANNOTATION], true) as
-    { range?: [number, number, number] } | undefined;
-  const { line, col } = lines.linePos(node?.range?.[0] ?? 0);
   const o = obj as { kind?: unknown; metadata?: { name?: unknown } };
   const id = `${typeof o.kind === "string" ? clip(o.kind) : "?"} ${typeof o.metadata?.name === "string" ? clip(o.metadata.name) : "?"}`;
-  return { line, col, message: `${id}: metadata.annotations.${APPLY_WAVE_ANNOTATION}: ${problem}` };
+  return at(
+    ["metadata", "annotations", APPLY_WAVE_ANNOTATION],
+    `${id}: metadata.annotations.${APPLY_WAVE_ANNOTATION}: ${problem}`,
+  );
 }
 
 function waveProblem(wave: unknown): string | undefined {
@@ -122,12 +137,15 @@ function readObjects(
 function pairingProblem(
   backups: ReadonlySet<string>,
   restores: readonly Restore[],
-): string | undefined {
+): string | Located | undefined {
   for (const r of restores) {
     if (typeof r.backupName !== "string" || !r.backupName)
-      return `Restore ${clip(r.name)} has no spec.backupName`;
+      return r.at(["spec", "backupName"], `Restore ${clip(r.name)} has no spec.backupName`);
     if (!backups.has(r.backupName))
-      return `Restore ${clip(r.name)} names Backup ${show(r.backupName)}, which is not in the file`;
+      return r.at(
+        ["spec", "backupName"],
+        `Restore ${clip(r.name)} names Backup ${show(r.backupName)}, which is not in the file`,
+      );
   }
   if (backups.size !== restores.length || backups.size === 0) {
     return `has ${backups.size} Backups and ${restores.length} Restores; LCA wants each Backup paired with one Restore`;
@@ -137,11 +155,15 @@ function pairingProblem(
 
 function objectProblem(
   obj: unknown,
+  at: At,
   backups: Set<string>,
   restores: Restore[],
-): string | undefined {
+): Located | undefined {
   if (typeof obj !== "object" || Array.isArray(obj) || obj === null)
-    return `a document is not a mapping: only velero.io/v1 Backup and Restore objects belong in OADP content`;
+    return at(
+      [],
+      `a document is not a mapping: only velero.io/v1 Backup and Restore objects belong in OADP content`,
+    );
   const o = obj as { apiVersion?: unknown; kind?: unknown; metadata?: unknown; spec?: unknown };
   const md = (typeof o.metadata === "object" && o.metadata !== null ? o.metadata : {}) as {
     name?: unknown;
@@ -149,19 +171,27 @@ function objectProblem(
   const kind = typeof o.kind === "string" ? clip(o.kind) : "?";
   const name = typeof md.name === "string" ? md.name : undefined;
   const id = `${kind} ${name === undefined ? "?" : clip(name)}`;
-  if (o.apiVersion !== "velero.io/v1" || (o.kind !== "Backup" && o.kind !== "Restore"))
-    return `${id}: only velero.io/v1 Backup and Restore objects belong in OADP content`;
-  if (name === undefined) return `${id} has no metadata.name`;
+  if (o.apiVersion !== "velero.io/v1")
+    return at(
+      ["apiVersion"],
+      `${id}: only velero.io/v1 Backup and Restore objects belong in OADP content`,
+    );
+  if (o.kind !== "Backup" && o.kind !== "Restore")
+    return at(
+      ["kind"],
+      `${id}: only velero.io/v1 Backup and Restore objects belong in OADP content`,
+    );
+  if (name === undefined) return at(["metadata", "name"], `${id} has no metadata.name`);
   const nameProblem = dnsSubdomainProblem(name);
-  if (nameProblem) return `${id}: ${nameProblem}`;
+  if (nameProblem) return at(["metadata", "name"], `${id}: ${nameProblem}`);
   if (o.kind === "Backup") {
-    if (backups.has(name)) return `Backup ${clip(name)} is defined twice`;
+    if (backups.has(name)) return at(["metadata", "name"], `Backup ${clip(name)} is defined twice`);
     backups.add(name);
   } else {
     const spec = (typeof o.spec === "object" && o.spec !== null ? o.spec : {}) as {
       backupName?: unknown;
     };
-    restores.push({ name, backupName: spec.backupName });
+    restores.push({ name, backupName: spec.backupName, at });
   }
   return undefined;
 }

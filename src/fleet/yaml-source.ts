@@ -64,9 +64,8 @@ export function readYaml(text: string, file: string): YamlSource {
   } catch (err) {
     const msg = (err as Error).message;
     if (first && /alias/i.test(msg))
-      out.addAt(
-        first.offset,
-        first.path,
+      out.add(
+        first,
         "YAML: aliases expand to too much data (the reader's guard against alias bombs); write the values out",
       );
     else out.addAt(0, [], `YAML: cannot be read (${msg.split("\n")[0] ?? ""})`);
@@ -97,13 +96,10 @@ function syntaxProblems(doc: Document, text: string, out: ProblemCollector): voi
  * What the parser leaves to us, at its place: keys used twice in a mapping, keys that are
  * mappings or lists, aliases that name no anchor set before them (YAML's rule), and numbers
  * beyond 2^53, which JavaScript (and so every later check) would only see rounded. Returns the
- * first alias, where an over-expansion is reported.
+ * path of the first alias, where an over-expansion is reported. Each is at its entry's start.
  */
-function structureProblems(
-  doc: Document,
-  out: ProblemCollector,
-): { offset: number; path: PathSegment[] } | undefined {
-  let first: { offset: number; path: PathSegment[] } | undefined;
+function structureProblems(doc: Document, out: ProblemCollector): PathSegment[] | undefined {
+  let first: PathSegment[] | undefined;
   // A tag the reader does not know leaves the value as if untagged: refuse it rather than read
   // `!foo Prep` as Prep. Known tags (!!str, !!binary, ...) give values the schema then judges.
   const checkTag = (node: Node, ancestors: readonly unknown[]): void => {
@@ -121,8 +117,7 @@ function structureProblems(
       // The number as written: its value is already rounded.
       const source = (node as { source?: unknown }).source;
       const shown = typeof source === "string" ? ` ${clip(source)}` : "";
-      out.addAt(
-        node.range?.[0] ?? 0,
+      out.add(
         yamlPath(ancestors, node),
         `YAML: the number${shown} is too large to be read exactly (beyond 2^53 = ${Number.MAX_SAFE_INTEGER})`,
       );
@@ -159,14 +154,9 @@ function structureProblems(
     },
     Alias(_key, node: Alias, ancestors) {
       const path = yamlPath(ancestors, node);
-      const offset = node.range?.[0] ?? 0;
-      first ??= { offset, path };
+      first ??= path;
       if (!node.resolve(doc))
-        out.addAt(
-          offset,
-          path,
-          `YAML: alias *${node.source.slice(0, 60)} names no anchor defined before it`,
-        );
+        out.add(path, `YAML: alias *${node.source.slice(0, 60)} names no anchor defined before it`);
     },
   });
   return first;

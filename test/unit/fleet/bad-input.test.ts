@@ -239,10 +239,10 @@ describe("OADP files", () => {
     );
     expect(messages(p)).toEqual([
       expect.stringMatching(
-        /^8: spec.oadp.content\[0\].file: nometa.yaml: Backup \? has no metadata.name/,
+        /^8: spec.oadp.content\[0\].file: nometa.yaml:1:1: Backup \? has no metadata.name/,
       ),
       expect.stringMatching(
-        /^9: spec.oadp.content\[1\].file: pod.yaml: Pod p: only velero.io\/v1 Backup/,
+        /^9: spec.oadp.content\[1\].file: pod.yaml:1:1: Pod p: only velero.io\/v1 Backup/,
       ),
       expect.stringMatching(
         /^10: spec.oadp.content\[2\].file: unpaired.yaml: has 1 Backups and 0 Restores/,
@@ -262,7 +262,7 @@ describe("OADP files", () => {
       const file = fleetWith({ "w.yaml": waved(wave) });
       expect(messages(problems(with_(["w.yaml"]), file)), wave).toEqual([
         expect.stringMatching(
-          /^8: spec.oadp.content\[0\].file: w.yaml:10:34: Restore a: metadata.annotations.lca.openshift.io\/apply-wave: /,
+          /^8: spec.oadp.content\[0\].file: w.yaml:10:5: Restore a: metadata.annotations.lca.openshift.io\/apply-wave: /,
         ),
       ]);
     }
@@ -281,7 +281,7 @@ describe("OADP files", () => {
     const fleet = loadFleet(file);
     writeFileSync(join(file, "..", "w.yaml"), waved('"three"'));
     expect(() => synthFleet(fleet)).toThrow(
-      /fleet\.yaml:8:9: spec\.oadp\.content\[0\]\.file: w\.yaml:10:34: Restore a: .*"three" is not an integer/,
+      /fleet\.yaml:8:9: spec\.oadp\.content\[0\]\.file: w\.yaml:10:5: Restore a: .*"three" is not an integer/,
     );
   });
 
@@ -345,7 +345,7 @@ describe("numbers", () => {
     expect(messages(p)).toEqual([
       "6: spec.rollout.prep.timeout: YAML: the number 9007199254740993 is too large to be read exactly (beyond 2^53 = 9007199254740991)",
     ]);
-    expect(formatProblem(p[0] as FleetProblem)).toMatch(/^fleet.yaml:6:29: /);
+    expect(formatProblem(p[0] as FleetProblem)).toMatch(/^fleet.yaml:6:20: /);
   });
 });
 
@@ -413,7 +413,7 @@ describe("finding fleet files in a folder", () => {
       const text = BASE.replace("kind: Fleet", `kind: ${kind}`);
       writeFileSync(join(dir, "a.yaml"), text.replace("ibu-gitops.dev/v1alpha1", "example.com/v1"));
       expect(() => fleetFiles([dir]), kind).toThrow(
-        /a\.yaml:2:7: kind: .* is not a kind this tool reads; did you mean Fleet\?/,
+        /a\.yaml:2:1: kind: .* is not a kind this tool reads; did you mean Fleet\?/,
       );
     }
   });
@@ -639,7 +639,7 @@ describe("ibu-gitops validate on a folder", () => {
       await main(["validate", "-f", dir, "--output-dir", join(dir, "out")], s => void err.push(s)),
     ).toBe(1);
     expect(err.join("")).toMatch(
-      /fleet\.yaml:2:7: kind: "Flet" is not a kind this tool reads; did you mean Fleet\?/,
+      /fleet\.yaml:2:1: kind: "Flet" is not a kind this tool reads; did you mean Fleet\?/,
     );
   });
 });
@@ -658,6 +658,12 @@ describe("problems about a whole file or folder", () => {
     );
   });
 });
+
+/** 1-based line and column where `needle` (its first occurrence) starts in `text`. */
+function at(text: string, needle: string): string {
+  const before = text.slice(0, text.indexOf(needle)).split("\n");
+  return `${before.length}:${(before.at(-1) ?? "").length + 1}`;
+}
 
 describe("the messages", () => {
   it("suggest the nearest field by edit distance", () => {
@@ -680,6 +686,66 @@ describe("the messages", () => {
     const lines = p.map(x => x.line * 1e6 + x.column);
     expect(lines).toEqual([...lines].sort((a, b) => a - b));
     expect(p.map(x => x.line)).toEqual([2, 10]);
+  });
+
+  it("point at the start of the offending entry (its key, or the list item), whatever found it", () => {
+    const cases: Array<[string, string, string]> = [
+      ["schema: a wrong value", BASE.replace("stage: Prep", "stage:    Nope"), "stage:"],
+      ["schema: an unknown field", BASE.replace("stage: Prep", "stgae: Prep"), "stgae"],
+      [
+        "cross-field: a cluster listed twice",
+        BASE.replace("[sno-1]", "[sno-1, sno-2,   sno-2]"),
+        "sno-2]",
+      ],
+      [
+        "cross-field: a selector requirement without values",
+        BASE.replace(
+          "[sno-1]",
+          "[sno-1]\n      selector: {matchExpressions: [  {key: a, operator: In}]}",
+        ),
+        "{key: a",
+      ],
+      [
+        "generator rule: an annotation LCA does not read",
+        BASE.replace("spec:\n", "spec:\n  ibuAnnotations: {  foo:   bar}\n"),
+        "foo:",
+      ],
+      [
+        "YAML: a number too large",
+        BASE.replace("spec:\n", "spec:\n  rollout: {prep: {timeout:   99999999999999999999}}\n"),
+        "timeout:",
+      ],
+      [
+        "YAML: an alias to no anchor",
+        BASE.replace("version: 4.18.1", "version:    *v"),
+        "version:",
+      ],
+    ];
+    for (const [what, text, needle] of cases) {
+      const p = problems(text);
+      expect(
+        p.map(x => `${x.line}:${x.column}`),
+        what,
+      ).toEqual([at(text, needle)]);
+    }
+  });
+
+  it("in an OADP file and a folder's near-miss kind, point at the entry's start too", () => {
+    const dir = scratchDir("ibu-cols");
+    const oadp =
+      "apiVersion: velero.io/v1\nkind: Backup\nmetadata:\n  name: a\n  annotations:\n    lca.openshift.io/apply-wave:   x\n---\n" +
+      "apiVersion: velero.io/v1\nkind: Restore\nmetadata: {name: a}\nspec: {backupName: a}\n";
+    writeFileSync(join(dir, "w.yaml"), oadp);
+    const text = BASE.replace("spec:\n", "spec:\n  oadp: {content: [{  file: w.yaml}]}\n");
+    const p = problems(text, join(dir, "fleet.yaml"));
+    expect(p.map(x => `${x.line}:${x.column}`)).toEqual([at(text, "file:")]);
+    expect(p[0]?.message).toMatch(
+      new RegExp(`^w\\.yaml:${at(oadp, "lca.openshift.io/")}: Backup a`),
+    );
+    writeFileSync(join(dir, "a.yaml"), "apiVersion: x/v1\nkind:   Flet\n");
+    expect(() => fleetFiles([dir])).toThrow(
+      `a.yaml:${at("apiVersion: x/v1\nkind:", "kind")}: kind:`,
+    );
   });
 
   it("shorten long values", () => {
