@@ -23,6 +23,19 @@ const FLEET_KIND_LINE = /^kind:[ \t]*(["']?)Fleet\1[ \t]*(#.*)?$/m;
  * near miss of Fleet (`fleet`, `Flet`): each located, with a "did you mean"
  */
 export function fleetFiles(paths: readonly string[]): string[] {
+  const { files, problems } = findFleetFiles(paths);
+  if (problems.length) throw new FleetError(problems);
+  return files;
+}
+
+/**
+ * fleetFiles without throwing: the fleet files found and the problems met, so a command can
+ * report them beside the problems of the files it found.
+ */
+export function findFleetFiles(paths: readonly string[]): {
+  files: string[];
+  problems: FleetProblem[];
+} {
   const problems: FleetProblem[] = [];
   const files = paths.flatMap(p => {
     let isDir: boolean;
@@ -52,8 +65,7 @@ export function fleetFiles(paths: readonly string[]): string[] {
       });
     return found;
   });
-  if (problems.length) throw new FleetError(problems);
-  return files;
+  return { files, problems };
 }
 
 /** Whether a file is a fleet file, or a problem when its kind is a near miss of Fleet. */

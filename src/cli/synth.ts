@@ -19,7 +19,7 @@ import {
   type OutputFiles,
 } from "../synth.js";
 import { formatted } from "./common.js";
-import { fleetFiles } from "./fleet-files.js";
+import { findFleetFiles } from "./fleet-files.js";
 
 export interface SynthArgs {
   readonly files: readonly string[];
@@ -124,10 +124,11 @@ function located(
  * judged together). Problems of all files are collected, not only the first file's.
  */
 function prepareAll(
-  files: readonly string[],
+  paths: readonly string[],
   args: Pick<SynthArgs, "out" | "templates" | "allowAnyStageMove">,
-): { prepared: Array<{ file: string; p: Prepared }>; problems: FleetProblem[] } {
-  const problems: FleetProblem[] = [];
+): { files: string[]; prepared: Array<{ file: string; p: Prepared }>; problems: FleetProblem[] } {
+  // A near-miss kind in a folder is reported beside the problems of the fleets found there.
+  const { files, problems } = findFleetFiles(paths);
   const prepared: Array<{ file: string; p: Prepared }> = [];
   const outputs = new Map<string, { file: string; files: OutputFiles }>();
   for (const file of files) {
@@ -164,7 +165,7 @@ function prepareAll(
       ),
     );
   }
-  return { prepared, problems };
+  return { files, prepared, problems };
 }
 
 /**
@@ -182,7 +183,7 @@ export function runSynth(
 }
 
 function synthAll(args: SynthArgs, log: (s: string) => void): SynthResult[] {
-  const { prepared, problems } = prepareAll(fleetFiles(args.files), args);
+  const { prepared, problems } = prepareAll(args.files, args);
   // Nothing is written unless every fleet is fine: a half-written set of fleets could conflict.
   if (problems.length) throw new FleetError(problems);
   const results: SynthResult[] = [];
@@ -223,7 +224,7 @@ function synthAll(args: SynthArgs, log: (s: string) => void): SynthResult[] {
  * (for commands that read fleets without writing, such as plan).
  */
 export function checkFleets(files: readonly string[], out: string, templates?: string): void {
-  const { problems } = prepareAll(fleetFiles(files), { out, templates });
+  const { problems } = prepareAll(files, { out, templates });
   if (problems.length) throw new FleetError(problems);
 }
 
@@ -257,13 +258,13 @@ export function runValidate(
   write: (s: string) => void = () => undefined,
 ): number {
   const output = args.output ?? "table";
-  const all = fleetFiles(args.files);
-  const { prepared, problems } = prepareAll(all, args);
+  const { files: all, prepared, problems } = prepareAll(args.files, args);
   const byFile = new Map<string, FleetProblem[]>();
   for (const p of problems) byFile.set(p.file, [...(byFile.get(p.file) ?? []), p]);
   const fleets = new Map(prepared.map(({ file, p }) => [file, p.fleet]));
   const results: ValidateResult[] = [];
-  for (const file of all) {
+  // Files and folders with problems of their own (a near-miss kind, no fleet file) come too.
+  for (const file of [...new Set([...all, ...byFile.keys()])]) {
     const bad = byFile.get(file);
     const fleet = fleets.get(file);
     if (bad?.length || !fleet) {

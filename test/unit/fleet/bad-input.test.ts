@@ -628,34 +628,20 @@ describe("output folders", () => {
 });
 
 describe("ibu-gitops validate on a folder", () => {
-  it("exits 1 naming the folder when it holds no fleet file", async () => {
+  it("reports a near-miss kind beside the other fleets' problems, and exits 1", () => {
     const dir = scratchDir("ibu-validate");
     writeFileSync(
-      join(dir, "fleet.yaml"),
+      join(dir, "a.yaml"),
       BASE.replace("kind: Fleet", "kind: Flet").replace("ibu-gitops.dev/v1alpha1", "x/v1"),
     );
-    const err: string[] = [];
-    expect(
-      await main(["validate", "-f", dir, "--output-dir", join(dir, "out")], s => void err.push(s)),
-    ).toBe(1);
-    expect(err.join("")).toMatch(
-      /fleet\.yaml:2:1: kind: "Flet" is not a kind this tool reads; did you mean Fleet\?/,
-    );
-  });
-});
-
-describe("problems about a whole file or folder", () => {
-  it("are `path: why`, without a line and column: a missing file, a folder without fleets", () => {
-    const dir = scratchDir("ibu-validate");
-    mkdirSync(join(dir, "empty"));
+    writeFileSync(join(dir, "b.yaml"), BASE.replace("stage: Prep", "stage: Nope"));
     const log: string[] = [];
-    const missing = join(dir, "nope.yaml");
-    const out = join(dir, "out");
-    expect(runValidate({ files: [missing], out }, s => void log.push(s))).toBe(1);
-    expect(log.join("\n")).toContain(`  ${missing}: no such file (ENOENT)`);
-    expect(() => runValidate({ files: [join(dir, "empty")], out }, () => undefined)).toThrow(
-      `  ${join(dir, "empty")}: no file with kind: Fleet found in this folder (looked at 0 *.yaml, *.yml and *.json files)`,
+    expect(runValidate({ files: [dir], out: join(dir, "out") }, s => void log.push(s))).toBe(1);
+    const text = log.join("\n");
+    expect(text).toMatch(
+      /a\.yaml:2:1: kind: "Flet" is not a kind this tool reads; did you mean Fleet\?/,
     );
+    expect(text).toMatch(/b\.yaml:12:7: spec\.groups\[0\]\.stage: must be one of/);
   });
 });
 
