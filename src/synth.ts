@@ -271,8 +271,8 @@ export function previousStages(existing: OutputFiles): Map<string, DesiredStage>
 const UPGRADE_KINDS = new Set(["ClusterGroupUpgrade", "ImageBasedGroupUpgrade"]);
 
 /**
- * What in an existing output folder is not as synth wrote it, where synth would misread it: a
- * file that is not YAML, or an upgrade object without its group and desired-stage labels (its
+ * What in an existing output folder is not as synth wrote it, where synth would misread it: an
+ * upgrade file that is not YAML, or an upgrade object without its group and desired-stage labels (its
  * group would count as Idle, and a stage move LCA rejects would pass). Each is located in the
  * output file (`dir/file:line:column`).
  */
@@ -280,7 +280,8 @@ export function previousOutputProblems(dir: string, existing: OutputFiles): Flee
   const problems: FleetProblem[] = [];
   const fix = `; synth reads the previous output to know where each group was: restore the folder from Git (git checkout -- ${dir}), or remove it`;
   for (const [name, text] of existing) {
-    if (!/\.ya?ml$/.test(name)) continue;
+    // Only the upgrade files are read for history (previousStages, ibguChangeProblems).
+    if (!name.startsWith("upgrades/") || !/\.ya?ml$/.test(name)) continue;
     const file = join(dir, name);
     const lineCounter = new LineCounter();
     const at = (offset: number, path: string, message: string): void => {
@@ -293,7 +294,6 @@ export function previousOutputProblems(dir: string, existing: OutputFiles): Flee
         at(e.pos[0], "", `YAML: ${e.message.split("\n")[0] ?? e.code}`);
         break;
       }
-      if (!name.startsWith("upgrades/")) continue;
       const kind = doc.get("kind");
       if (typeof kind !== "string" || !UPGRADE_KINDS.has(kind)) continue;
       const labels = doc.getIn(["metadata", "labels"]) as YAMLMap | undefined;
