@@ -13,6 +13,9 @@ export default defineConfig({
           name: "unit",
           include: ["test/unit/**/*.test.ts"],
           globalSetup: ["./test/support/build-setup.ts"],
+          // Some unit tests run the CLI as a process; beside the integration and e2e runs on 2
+          // cores (npm test) a second or two becomes ten.
+          testTimeout: 30_000,
         },
       },
       {
