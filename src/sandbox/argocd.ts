@@ -101,10 +101,7 @@ export class ArgoCd {
 
   /** Reads an Application of the Argo CD namespace; undefined when there is none. */
   async application(name: string): Promise<Application | undefined> {
-    return this.opts.hubApi.get<Application>(`${APPS}/${name}`).catch((err: unknown) => {
-      if ((err as { statusCode?: number }).statusCode === 404) return undefined;
-      throw err;
-    });
+    return this.opts.hubApi.get<Application>(`${APPS}/${name}`);
   }
 
   /**
